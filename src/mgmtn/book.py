@@ -1,0 +1,88 @@
+"""Execute the notebooks with papermill and build the Jupyter Book from the results.
+
+The ``.py`` percent files in ``notebooks/`` are the source of truth. Each is
+converted, executed with the chosen profile's parameters into
+``book/notebooks/`` and skipped next time while the notebook, its parameters,
+the package code and the committed results are unchanged (a cache keyed on
+their content hashes). The book is then built with execution off, so building
+it never trains anything itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from mgmtn.errors import MgmtnError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def notebook_sources(project: Path) -> list[Path]:
+    return sorted((project / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def _tree_hash(digest, folder: Path, pattern: str) -> None:
+    for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+
+
+def cache_key(source: Path, parameters: dict, project: Path) -> str:
+    """Hash of everything an executed notebook depends on."""
+    digest = hashlib.sha256(source.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    _tree_hash(digest, PACKAGE_DIR, "*.py")
+    _tree_hash(digest, project / "results", "*")
+    return digest.hexdigest()
+
+
+def execute(source: Path, out_dir: Path, parameters: dict, project: Path, force: bool = False) -> bool:
+    """Run one notebook unless its cached output is current; True when it ran."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{source.stem}.ipynb"
+    key_file = out_dir / f".{source.stem}.key"
+    key = cache_key(source, parameters, project)
+    if not force and target.exists() and key_file.exists() and key_file.read_text() == key:
+        return False
+    converted = out_dir / f".{source.stem}.input.ipynb"
+    jupytext.write(jupytext.read(source), converted)
+    partial = out_dir / f".{source.stem}.partial.ipynb"
+    try:
+        papermill.execute_notebook(converted, partial, parameters=parameters, kernel_name="python3",
+                                   progress_bar=False, cwd=str(project))
+    except PapermillExecutionError as error:
+        raise MgmtnError(f"notebook {source.name} failed in cell {error.exec_count} "
+                         f"({error.ename}: {error.evalue}); executed copy: {partial}") from None
+    finally:
+        converted.unlink(missing_ok=True)
+    partial.replace(target)
+    key_file.write_text(key)
+    return True
+
+
+def build(project: Path, profile: str = "smoke", data_root: str | None = None, device: str = "cpu",
+          force: bool = False, html: bool = True, log=print) -> Path:
+    """Execute every notebook in order, stop at the first failure, then build the HTML."""
+    project = project.resolve()
+    out_dir = project / "book" / "notebooks"
+    for source in notebook_sources(project):
+        parameters = {"profile": profile, "data_root": data_root, "device": device,
+                      "output_dir": str(project / "build" / "runs" / source.stem)}
+        log(f"{source.name}: {'executing' if execute(source, out_dir, parameters, project, force) else 'up to date'}")
+    if not html:
+        return out_dir
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
+    result = subprocess.run([jupyter_book, "build", str(project), "--path-output", str(project / "build")],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MgmtnError(f"jupyter-book build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return project / "build" / "_build" / "html" / "index.html"

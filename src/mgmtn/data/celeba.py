@@ -1,0 +1,253 @@
+"""Reader for a dataset folder in the CelebA layout.
+
+Real CelebA, LFWA converted by ``mgmtn import-lfwa`` and the faces of
+``mgmtn synth`` all share this layout, so the rest of the package reads data
+through ``read_index`` alone. Every malformed input raises ``DataError`` with
+the file and line at fault, because a user facing 200k rows cannot find a
+bad one from a bare traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from mgmtn.attributes import ATTRIBUTES
+from mgmtn.data.layout import (ATTR_FILE, IMAGE_DIR, KEYPOINT_FILE, KEYPOINT_HEADER, LANDMARK_FILE,
+                               LANDMARK_HEADER, NUM_KEYPOINTS, PARTITION_FILE, PARTITIONS)
+from mgmtn.errors import DataError
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+# CelebA's official split by image number, used when list_eval_partition.txt is absent.
+CELEBA_SPLIT_ENDS = (162770, 182637, 202599)
+
+
+@dataclass(frozen=True)
+class CelebAIndex:
+    """Everything known about a dataset folder except the pixels."""
+
+    root: Path
+    ids: list[str]
+    labels: np.ndarray  # (N, 40) uint8, 0/1
+    partition: np.ndarray  # (N,) int8, 0 train / 1 val / 2 test
+    landmarks: np.ndarray | None = None  # (N, 5, 2) float32, CelebA's aligned landmarks
+    keypoints: np.ndarray | None = None  # (N, 98, 2) float32, exact WFLW keypoints (synthetic)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image_path(self, i: int) -> Path:
+        return self.root / IMAGE_DIR / self.ids[i]
+
+    def select(self, rows: np.ndarray) -> "CelebAIndex":
+        """A sub-index of the given rows, every per-image array sliced alike."""
+        rows = np.asarray(rows)
+
+        def take(a):
+            return None if a is None else a[rows]
+
+        return replace(self, ids=[self.ids[i] for i in rows], labels=self.labels[rows],
+                       partition=self.partition[rows], landmarks=take(self.landmarks),
+                       keypoints=take(self.keypoints))
+
+    def split(self, name: str | None = None, limit: int | None = None) -> "CelebAIndex":
+        """Rows of one partition ('train', 'val', 'test' or None for all), the first ``limit``."""
+        rows = np.arange(len(self))
+        if name is not None:
+            if name not in PARTITIONS:
+                raise DataError(f"unknown split {name!r}; expected one of {', '.join(PARTITIONS)}")
+            rows = rows[self.partition == PARTITIONS[name]]
+        if limit is not None:
+            rows = rows[:limit]
+        return self.select(rows)
+
+    def describe(self) -> dict:
+        """A short description of the data, recorded with every result."""
+        counts = {name: int((self.partition == code).sum()) for name, code in PARTITIONS.items()}
+        return {"root": str(self.root), "images": len(self), "per_partition": counts}
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def _read_table(path: Path, header: list[str] | None, width: int) -> tuple[list[str], list[list[str]]]:
+    """Rows ``<id> v1 .. v_width`` after an optional ``count`` + names header, checked."""
+    lines = _lines(path)
+    first = 0
+    if header is not None:
+        if len(lines) < 2:
+            raise DataError(f"{path}: expected a count line and a header line")
+        try:
+            count = int(lines[0].strip())
+        except ValueError:
+            raise DataError(f"{path}, line 1: expected the number of rows, got {lines[0]!r}") from None
+        if lines[1].split() != header:
+            raise DataError(f"{path}, line 2: header does not match the expected {width} names "
+                            f"(starting {' '.join(header[:3])} ...); got {lines[1][:80]!r}")
+        first = 2
+    ids, rows = [], []
+    for number, line in enumerate(lines[first:], start=first + 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != width + 1:
+            raise DataError(f"{path}, line {number}: expected an id and {width} values, "
+                            f"got {len(fields)} fields")
+        ids.append(fields[0])
+        rows.append(fields[1:])
+    if header is not None and count != len(ids):
+        raise DataError(f"{path}, line 1: says {count} rows but the file has {len(ids)}")
+    return ids, rows
+
+
+def _as_numbers(path: Path, rows: list[list[str]], dtype, first_line: int) -> np.ndarray:
+    try:
+        return np.array(rows, dtype=dtype)
+    except ValueError:
+        for number, row in enumerate(rows, start=first_line):
+            try:
+                np.array(row, dtype=dtype)
+            except ValueError:
+                raise DataError(f"{path}, line {number}: not a number in {' '.join(row)[:80]!r}") from None
+        raise
+
+
+def read_attributes(root: Path) -> tuple[list[str], np.ndarray]:
+    path = root / ATTR_FILE
+    ids, rows = _read_table(path, list(ATTRIBUTES), len(ATTRIBUTES))
+    values = _as_numbers(path, rows, np.int8, 3)
+    bad = np.flatnonzero(~np.isin(values, (1, -1)).all(axis=1))
+    if bad.size:
+        row = values[bad[0]]
+        column = int(np.flatnonzero(~np.isin(row, (1, -1)))[0])
+        raise DataError(f"{path}, line {bad[0] + 3}: {ATTRIBUTES[column]} is {row[column]}, "
+                        f"expected 1 or -1")
+    return ids, (values > 0).astype(np.uint8)
+
+
+def _partition_by_id_range(path: Path, ids: list[str]) -> np.ndarray:
+    try:
+        numbers = np.array([int(Path(i).stem) for i in ids])
+    except ValueError:
+        raise DataError(f"{path} is missing and the image ids are not CelebA numbers, "
+                        "so no partition can be inferred") from None
+    warnings.warn(f"{path} not found: using CelebA's id ranges (train 000001-162770, "
+                  "val 162771-182637, test 182638-202599)", stacklevel=3)
+    return np.searchsorted(np.array(CELEBA_SPLIT_ENDS), numbers, side="left").clip(0, 2).astype(np.int8)
+
+
+def read_partition(root: Path, ids: list[str]) -> np.ndarray:
+    path = root / PARTITION_FILE
+    if not path.exists():
+        return _partition_by_id_range(path, ids)
+    part_ids, rows = _read_table(path, None, 1)
+    values = _as_numbers(path, rows, np.int64, 1)[:, 0]
+    lines = [n for n, line in enumerate(_lines(path), start=1) if line.strip()]
+    bad = np.flatnonzero(~np.isin(values, list(PARTITIONS.values())))
+    if bad.size:
+        raise DataError(f"{path}, line {lines[bad[0]]}: partition {values[bad[0]]} is not 0, 1 or 2")
+    position = {image_id: k for k, image_id in enumerate(part_ids)}
+    missing = [i for i in ids if i not in position]
+    if missing:
+        raise DataError(f"{path}: {len(missing)} images of {ATTR_FILE} have no partition "
+                        f"(first: {', '.join(missing[:3])})")
+    return values[[position[i] for i in ids]].astype(np.int8)
+
+
+def _read_points(path: Path, ids: list[str], count: int, names: list[str]) -> np.ndarray | None:
+    if not path.exists():
+        return None
+    point_ids, rows = _read_table(path, names, 2 * count)
+    if point_ids != ids:
+        raise DataError(f"{path}: image ids differ from {ATTR_FILE} (row order and count must match)")
+    return _as_numbers(path, rows, np.float32, 3).reshape(len(ids), count, 2)
+
+
+def _check_images(root: Path, ids: list[str]) -> None:
+    folder = root / IMAGE_DIR
+    if not folder.is_dir():
+        raise DataError(f"{folder}: image folder not found")
+    present = set(os.listdir(folder))
+    missing = [i for i in ids if i not in present]
+    if missing:
+        raise DataError(f"{folder}: {len(missing)} images listed in {ATTR_FILE} are missing "
+                        f"(first: {', '.join(missing[:3])})")
+
+
+def read_index(root: str | os.PathLike, split: str | None = None, limit: int | None = None) -> CelebAIndex:
+    """Read and validate a CelebA-layout folder; optionally keep one split and its first rows."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: dataset folder not found")
+    ids, labels = read_attributes(root)
+    _check_images(root, ids)
+    index = CelebAIndex(
+        root=root, ids=ids, labels=labels, partition=read_partition(root, ids),
+        landmarks=_read_points(root / LANDMARK_FILE, ids, 5, list(LANDMARK_HEADER)),
+        keypoints=_read_points(root / KEYPOINT_FILE, ids, NUM_KEYPOINTS, list(KEYPOINT_HEADER)))
+    return index.split(split, limit) if split is not None or limit is not None else index
+
+
+def load_image(path: Path) -> Image.Image:
+    """An RGB image, with a DataError naming the file when it cannot be decoded."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise DataError(f"{path}: image not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DataError(f"{path}: cannot decode image ({error})") from None
+
+
+class CelebADataset(torch.utils.data.Dataset):
+    """Images and 0/1 labels of an index, with optional group boxes moved by the transform.
+
+    ``transform(image, boxes, rng) -> (tensor, masks or None)`` receives a
+    generator seeded from (seed, epoch, item), so an epoch is reproducible
+    whatever the number of workers and a resumed run sees the same augmentations.
+    """
+
+    def __init__(self, index: CelebAIndex, image_size: int | None = None, transform=None,
+                 boxes: np.ndarray | None = None, seed: int = 0):
+        if transform is None and image_size is None:
+            raise ValueError("give either image_size or a transform")
+        if boxes is not None and len(boxes) != len(index):
+            raise DataError(f"{len(boxes)} box rows for {len(index)} images of {index.root}")
+        self.index, self.boxes, self.seed, self.epoch = index, boxes, seed, 0
+        self.transform = transform or _resize_to_tensor(image_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        rng = np.random.default_rng((self.seed, self.epoch, i))
+        boxes = None if self.boxes is None else self.boxes[i]
+        image, masks = self.transform(load_image(self.index.image_path(i)), boxes, rng)
+        item = {"image": image, "labels": torch.from_numpy(self.index.labels[i].astype(np.float32)), "row": i}
+        if masks is not None:
+            item["masks"] = torch.as_tensor(masks, dtype=torch.float32)
+        return item
+
+
+def _resize_to_tensor(size: int):
+    from torchvision.transforms import functional as TF
+
+    def transform(image, boxes, rng):
+        tensor = TF.to_tensor(image.resize((size, size), Image.BILINEAR))
+        return TF.normalize(tensor, IMAGENET_MEAN, IMAGENET_STD), None
+
+    return transform
