@@ -1,0 +1,43 @@
+# The two commands of the README:
+#   make book   executes the notebooks (smoke profile on synthetic faces) and builds the HTML book
+#   make test   runs the unit tests and checks every notebook with nbval
+# Both create .venv on first use. Options: PROFILE=cpu DATA_ROOT=/path/to/celeba DEVICE=cuda
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= smoke
+DATA_ROOT ?=
+DEVICE ?= cpu
+export MGMTN_HOME ?= $(CURDIR)/build/home
+export HF_HUB_OFFLINE ?= 1
+NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
+
+.PHONY: book test unit nbval sync venv clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+book: venv
+	$(BIN)/mgmtn book --profile $(PROFILE) --device $(DEVICE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+test: unit nbval
+
+unit: venv
+	$(BIN)/python -m pytest -q
+
+# The .py percent files are the source of truth; their .ipynb pairs are generated.
+sync: venv
+	$(BIN)/jupytext --quiet --sync $(NOTEBOOKS)
+
+nbval: sync
+	$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS:.py=.ipynb)
+
+clean:
+	rm -rf build book/notebooks notebooks/*.ipynb
