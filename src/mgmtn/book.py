@@ -57,7 +57,7 @@ def execute(source: Path, out_dir: Path, parameters: dict, project: Path, force:
     jupytext.write(jupytext.read(source), converted)
     partial = out_dir / f".{source.stem}.partial.ipynb"
     try:
-        papermill.execute_notebook(converted, partial, parameters=parameters, kernel_name="python3",
+        papermill.execute_notebook(converted, partial, parameters=parameters, kernel_name="python3", language="python",
                                    progress_bar=False, cwd=str(project))
     except PapermillExecutionError as error:
         raise MgmtnError(f"notebook {source.name} failed in cell {error.exec_count} "

@@ -1,0 +1,37 @@
+"""The notebook runner: executes with parameters, caches on content, names the failing cell."""
+
+import nbformat
+import pytest
+
+from mgmtn.book import execute
+from mgmtn.errors import MgmtnError
+
+HEADER = "# %% tags=[\"parameters\"]\nprofile = 'x'\n\n"
+
+
+def _project(tmp_path, body):
+    source = tmp_path / "notebooks" / "01_demo.py"
+    source.parent.mkdir()
+    source.write_text(HEADER + body)
+    return source
+
+
+def test_executes_with_parameters_then_uses_the_cache(tmp_path):
+    source = _project(tmp_path, "# %%\nprint('profile is', profile)\n")
+    out = tmp_path / "out"
+    assert execute(source, out, {"profile": "smoke"}, tmp_path)
+    text = nbformat.read(out / "01_demo.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+    assert "profile is smoke" in text
+    assert not execute(source, out, {"profile": "smoke"}, tmp_path)
+    assert execute(source, out, {"profile": "cpu"}, tmp_path)  # new parameters, new run
+
+
+def test_failure_names_notebook_and_cell_and_keeps_the_good_copy(tmp_path):
+    source = _project(tmp_path, "# %%\nx = 1\n")
+    out = tmp_path / "out"
+    execute(source, out, {}, tmp_path)
+    good = (out / "01_demo.ipynb").read_bytes()
+    source.write_text(HEADER + "# %%\nx = 1\n\n# %%\nraise ValueError('boom')\n")
+    with pytest.raises(MgmtnError, match=r"01_demo.py failed in cell \d+ \(ValueError: boom\)"):
+        execute(source, out, {}, tmp_path)
+    assert (out / "01_demo.ipynb").read_bytes() == good
