@@ -17,9 +17,57 @@ from mgmtn.errors import MgmtnError
 def _synth(args) -> None:
     from mgmtn.data.synth import generate
 
-    root = generate(Path(args.out), n=args.n, seed=args.seed, label_noise=args.label_noise,
-                    workers=args.workers)
+    try:
+        root = generate(Path(args.out), n=args.n, seed=args.seed, label_noise=args.label_noise,
+                        workers=args.workers)
+    except ValueError as error:  # argument checks of the generator
+        raise MgmtnError(str(error)) from None
     print(f"wrote {args.n} synthetic faces to {root}")
+
+
+def _annotate(args) -> None:
+    from mgmtn.masks.cache import annotate
+
+    print(annotate(Path(args.data), args.annotator, workers=args.workers, resume=not args.restart))
+
+
+def _train_unet(args) -> None:
+    import json
+
+    from mgmtn.config import resolve_data
+    from mgmtn.train_unet import train_unet
+
+    result = train_unet(resolve_data(args.data, args.profile), Path(args.out), profile=args.profile,
+                        annotator=args.annotator, device=args.device, seed=args.seed, resume=args.resume,
+                        epochs=args.epochs, input_size=args.input_size, train_limit=args.limit)
+    print(json.dumps({"mean_f1": result["mean_f1"], "f1_per_group": result["f1_per_group"]}, indent=2))
+
+
+def _train(args) -> None:
+    from mgmtn.config import resolve_data
+    from mgmtn.train import train
+
+    out = train(resolve_data(args.data, args.profile), Path(args.out), args.model, profile=args.profile,
+                unet=Path(args.unet) if args.unet else None, device=args.device, seed=args.seed,
+                resume=args.resume, stop_after=args.stop_after, epochs=args.epochs, backbone=args.backbone,
+                image_size=args.image_size, train_limit=args.limit, loss=args.loss)
+    print(f"run: {out}")
+
+
+def _evaluate(args) -> None:
+    from mgmtn.evaluate import evaluate
+
+    result = evaluate(Path(args.run), Path(args.data), split=args.split, out=args.out, device=args.device,
+                      limit=args.limit)
+    print(f"{args.split}: accuracy {result['accuracy']:.4f}, mA {result['mA']:.4f} ({result['images']} images)")
+
+
+def _predict(args) -> None:
+    from mgmtn.evaluate import predict
+
+    table = predict(Path(args.run), [Path(p) for p in args.images], device=args.device,
+                    overlay_dir=Path(args.overlay) if args.overlay else None)
+    print(table.to_json(indent=2) if args.json else table.map("{:.3f}".format).to_string())
 
 
 def _check(args) -> None:
@@ -51,8 +99,19 @@ def _book(args) -> None:
     print(f"book: {page}")
 
 
+def _run_options(parser: argparse.ArgumentParser, run) -> None:
+    """Options every training verb shares."""
+    parser.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
+    parser.add_argument("--epochs", type=int, default=None, help="(default: profile)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
+    parser.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mgmtn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="mgmtn", description="The command line of the MGMTN reproducibility book.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     synth = verbs.add_parser("synth", help="write procedural faces in the CelebA layout")
@@ -68,6 +127,48 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("data", help="dataset folder")
     check.add_argument("--decode", action="store_true", help="also decode every image (slow)")
     check.set_defaults(run=_check)
+
+    annotate = verbs.add_parser("annotate", help="cache the eight group boxes of every image of a folder")
+    annotate.add_argument("data", help="dataset folder")
+    annotate.add_argument("--annotator", default="synthetic", help="synthetic | celeba5 | dlib | farl")
+    annotate.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    annotate.add_argument("--restart", action="store_true", help="ignore a partial cache and start over")
+    annotate.set_defaults(run=_annotate)
+
+    unet = verbs.add_parser("train-unet", help="train the 8-head UNet on group masks (AML stage 1)")
+    unet.add_argument("data", nargs="?", default=None, help="dataset folder (default: the profile's synthetic faces)")
+    unet.add_argument("--out", required=True, help="run folder")
+    unet.add_argument("--annotator", default="synthetic", help="where the boxes come from (default synthetic)")
+    unet.add_argument("--input-size", type=int, default=None, help="UNet input resolution (default: profile)")
+    _run_options(unet, _train_unet)
+
+    train = verbs.add_parser("train", help="train an attribute model (MGMTN, its ablations, baselines)")
+    train.add_argument("data", nargs="?", default=None, help="dataset folder (default: the profile's synthetic faces)")
+    train.add_argument("--model", default="mgmtn", help="model name (default mgmtn)")
+    train.add_argument("--out", required=True, help="run folder")
+    train.add_argument("--unet", default=None, help="train-unet run folder (mask-guided models)")
+    train.add_argument("--backbone", default=None, help="timm backbone (default: profile)")
+    train.add_argument("--image-size", type=int, default=None, help="input crop size (default: profile)")
+    train.add_argument("--loss", default=None, help="efl | focal | bce (default: profile)")
+    train.add_argument("--stop-after", type=int, default=None, help="stop after N epochs; continue with --resume")
+    _run_options(train, _train)
+
+    evaluate = verbs.add_parser("evaluate", help="score a run on a split of any CelebA-layout folder")
+    evaluate.add_argument("run", help="run folder")
+    evaluate.add_argument("--data", required=True, help="dataset folder")
+    evaluate.add_argument("--split", default="val", choices=["train", "val", "test"])
+    evaluate.add_argument("--out", default=None, help="JSON file (default RUN/eval_SPLIT.json)")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = verbs.add_parser("predict", help="attribute probabilities of single images")
+    predict.add_argument("run", help="run folder")
+    predict.add_argument("images", nargs="+", help="image files (any size or mode)")
+    predict.add_argument("--overlay", default=None, help="folder for PNGs of the predicted group masks")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument("--device", default="cpu")
+    predict.set_defaults(run=_predict)
 
     book = verbs.add_parser("book", help="execute the notebooks and build the HTML book")
     book.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")

@@ -19,18 +19,67 @@ from mgmtn.errors import MgmtnError
 
 
 @dataclass(frozen=True)
+class UNetConfig:
+    """Stage 1 of AML: the 8-head UNet that predicts group masks."""
+
+    input_size: int = 64  # the paper feeds 227 px; the masks end up on 29x29 and 15x15 cells
+    base_width: int = 16
+    depth: int = 4
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 1e-3
+    train_limit: int | None = None
+    val_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """An attribute model's training run (Sec. 4.2 of the paper for the ``paper`` profile)."""
+
+    backbone: str = "tiny"
+    pretrained: bool = False
+    image_size: int = 64  # random crop fed to the network
+    resize: int = 72  # images are resized to this before the crop
+    rotation: float = 15.0  # degrees, at most
+    augment_p: float = 0.35  # probability of each of flip and rotation
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    loss: str = "efl"
+    mask_scale: float = 1.0
+    train_limit: int | None = None
+    val_limit: int | None = None
+    workers: int = 0
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     synth_images: int  # synthetic faces generated when no data folder is given
+    unet: UNetConfig = UNetConfig()
+    train: TrainConfig = TrainConfig()
     synth_seed: int = 0
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
-                     synth_images=1200),
-    "cpu": Profile("cpu", "the real CelebA subset at low resolution on 2 CPUs", synth_images=6000),
-    "paper": Profile("paper", "the paper's protocol (ResNeSt50, 227 px) on a GPU", synth_images=20000),
+    "smoke": Profile(
+        "smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
+        synth_images=1200,
+        train=TrainConfig(lr=2e-3, epochs=4)),
+    "cpu": Profile(
+        "cpu", "the real CelebA subset at low resolution on 2 CPUs",
+        synth_images=6000,
+        unet=UNetConfig(input_size=96, epochs=8),
+        train=TrainConfig(backbone="resnet18", image_size=112, resize=128, epochs=6, batch_size=64, lr=1e-3,
+                          workers=2)),
+    "paper": Profile(
+        "paper", "the paper's protocol (ResNeSt50, 227 px, ImageNet weights) on a GPU",
+        synth_images=20000,
+        unet=UNetConfig(input_size=128, base_width=32, epochs=20, batch_size=64),
+        train=TrainConfig(backbone="resnest50d", pretrained=True, image_size=227, resize=256, epochs=30,
+                          batch_size=36, lr=1e-4, workers=8)),
 }
 
 

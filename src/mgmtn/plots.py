@@ -41,3 +41,19 @@ def sample_grid(index: CelebAIndex, n: int = 8, seed: int = 0, columns: int = 4)
         ax.text(0.0, -0.02, "\n".join(positives), transform=ax.transAxes, va="top", fontsize=7.5)
     fig.tight_layout()
     return fig
+
+
+def mask_overlay(image, masks: np.ndarray, threshold: float = 0.5):
+    """The image with each of the eight group masks (probabilities at any size) overlaid, one panel per group."""
+    from PIL import Image
+
+    fig, axes = plt.subplots(2, 4, figsize=(10, 6.2))
+    picture = np.asarray(image)
+    for ax, group, mask in zip(axes.flat, GROUP_NAMES, masks):
+        resized = np.asarray(Image.fromarray((mask >= threshold).astype(np.uint8) * 255).resize(image.size)) > 0
+        ax.imshow(picture)
+        ax.imshow(np.ma.masked_where(~resized, resized), cmap="autumn", alpha=0.45, vmin=0, vmax=1)
+        ax.set_title(group.replace("_", " "), fontsize=10, color=GROUP_COLOURS[group])
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,208 @@
+"""The training loop every model of the book shares: epochs, checkpoints, resume, DDP.
+
+A run folder holds ``last.pt`` (everything needed to continue: model,
+optimizer, scheduler, loss state, RNG states), ``best.pt`` (the weights that
+scored best on validation) and ``metrics.csv`` (one row per epoch). All three
+are written atomically, so an interrupted run never leaves a broken file in
+place of a good one, and ``resume=True`` continues exactly where the last
+finished epoch left off.
+
+Under ``torchrun`` the loop uses DistributedDataParallel with a distributed
+sampler; every process evaluates, only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from tqdm.auto import tqdm
+
+from mgmtn.data.layout import atomic_write
+from mgmtn.errors import MgmtnError
+
+
+class Task(Protocol):
+    """What differs between training attribute models and the UNet."""
+
+    def loss(self, model: torch.nn.Module, batch: dict) -> torch.Tensor: ...
+
+    def evaluate(self, model: torch.nn.Module, loader: DataLoader) -> dict[str, float]: ...
+
+
+@dataclass
+class LoopConfig:
+    epochs: int
+    batch_size: int
+    seed: int = 0
+    workers: int = 0
+    device: str = "cpu"
+    score: str = "accuracy"  # validation metric that selects best.pt (higher is better)
+    stop_after: int | None = None  # finish this call after that many epochs; resume later
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def setup_distributed(device: str) -> str:
+    """Join the process group when started by torchrun; returns the device of this process."""
+    import os
+
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2 or dist.is_initialized():
+        return device
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend)
+    if backend == "nccl":
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        return f"cuda:{local}"
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def load_checkpoint(path: Path) -> dict:
+    if not path.is_file():
+        raise MgmtnError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated or foreign file: say which one
+        raise MgmtnError(f"{path}: cannot read checkpoint ({error})") from None
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, workers: int, seed: int = 0) -> DataLoader:
+    if dist.is_initialized() and shuffle:
+        sampler = DistributedSampler(dataset, shuffle=True, seed=seed)
+    elif shuffle:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    else:
+        sampler = None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
+
+
+def _set_epoch(loader: DataLoader, epoch: int, seed: int) -> None:
+    """Make the shuffle and the augmentations of ``epoch`` a function of (seed, epoch) alone."""
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.set_epoch(epoch)
+    elif isinstance(loader.sampler, RandomSampler):
+        loader.sampler.generator.manual_seed(seed * 1000 + epoch)
+    if hasattr(loader.dataset, "set_epoch"):
+        loader.dataset.set_epoch(epoch)
+
+
+def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader: DataLoader,
+        optimizer: torch.optim.Optimizer, scheduler, config: LoopConfig, out: Path,
+        stateful: dict[str, object] | None = None, meta: dict | None = None, resume: bool = False,
+        on_epoch: Callable[[int, dict], None] | None = None) -> pd.DataFrame:
+    """Train for ``config.epochs`` epochs, checkpointing after each; returns the per-epoch metrics.
+
+    ``stateful`` holds extra objects with ``state_dict``/``load_state_dict``
+    (the loss, for Equalized Focal Loss statistics) that must survive a resume.
+    """
+    out = Path(out)
+    stateful = stateful or {}
+    device = torch.device(config.device)
+    history: list[dict] = []
+    best, start = -float("inf"), 0
+    if resume and (out / "last.pt").exists():
+        state = load_checkpoint(out / "last.pt")
+        _unwrap(model).load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        for name, obj in stateful.items():
+            obj.load_state_dict(state["stateful"][name])
+        _set_rng_state(state["rng"])
+        history, best, start = state["history"], state["best"], state["epoch"] + 1
+    elif resume:
+        raise MgmtnError(f"{out}: nothing to resume (no last.pt)")
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
+    use_bf16 = device.type == "cuda"
+    stop_at = config.epochs if config.stop_after is None else min(config.epochs, start + config.stop_after)
+    for epoch in range(start, stop_at):
+        _set_epoch(train_loader, epoch, config.seed)
+        model.train()
+        started, total, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   disable=not is_main(), leave=False)
+        for batch in bar:
+            batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                loss = task.loss(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            size = len(batch["image"])
+            total, seen = total + loss.item() * size, seen + size
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        scheduler.step()
+        train_seconds = time.perf_counter() - started
+        model.eval()
+        metrics = task.evaluate(model, val_loader)
+        row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "train_seconds": round(train_seconds, 2),
+               "lr": optimizer.param_groups[0]["lr"], **{f"val_{k}": v for k, v in metrics.items()}}
+        history.append(row)
+        improved = metrics[config.score] > best
+        best = max(best, metrics[config.score])
+        if is_main():
+            _write_epoch(out, model, optimizer, scheduler, stateful, history, best, epoch, improved, meta or {})
+            tqdm.write(f"epoch {epoch + 1}/{config.epochs}: " +
+                       ", ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float)))
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+    return pd.DataFrame(history)
+
+
+def _write_epoch(out, model, optimizer, scheduler, stateful, history, best, epoch, improved, meta) -> None:
+    weights = _unwrap(model).state_dict()
+    if improved:
+        save_checkpoint(out / "best.pt", {"model": weights, "epoch": epoch, "meta": meta,
+                                          "stateful": {k: v.state_dict() for k, v in stateful.items()}})
+    save_checkpoint(out / "last.pt", {
+        "model": weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "stateful": {k: v.state_dict() for k, v in stateful.items()}, "rng": _rng_state(),
+        "history": history, "best": best, "epoch": epoch, "meta": meta})
+    with atomic_write(out / "metrics.csv") as f:
+        pd.DataFrame(history).to_csv(f, index=False)

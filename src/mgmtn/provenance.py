@@ -1,0 +1,55 @@
+"""Where a number came from: code version, hardware, and a results file that says so.
+
+Every results file of the book carries this record, so that a reader can tell
+which code, data and machine produced a number and how long it took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from mgmtn.data.layout import atomic_write
+
+
+def code_version() -> str:
+    """``git describe`` of the package's checkout (with ``-dirty``), or the package version."""
+    here = Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=here,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        result = None
+    if result is not None and result.returncode == 0 and result.stdout.strip():
+        return result.stdout.strip()
+    from importlib.metadata import version
+    return f"mgmtn {version('mgmtn')}"
+
+
+def hardware(device: str | torch.device = "cpu") -> dict:
+    device = torch.device(device)
+    record = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+              "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    return record
+
+
+def record(device: str | torch.device = "cpu", **fields) -> dict:
+    """The provenance block written into results files."""
+    return {"code_version": code_version(), "hardware": hardware(device),
+            "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **fields}
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    """Write JSON atomically: a crash never leaves half a results file in place of a good one."""
+    with atomic_write(Path(path)) as f:
+        json.dump(payload, f, indent=2, default=str)
+        f.write("\n")
+    return Path(path)

@@ -1,0 +1,118 @@
+"""Training an attribute model (MGMTN, its ablations, the baselines) on a CelebA-layout folder.
+
+``train`` builds the data, the model and the loss from a profile, then hands
+them to the shared loop in ``mgmtn.engine``. The run folder it writes is all
+that ``mgmtn evaluate`` and ``mgmtn predict`` need: ``config.json`` says how to
+rebuild the model, ``best.pt`` holds its weights.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mgmtn import metrics
+from mgmtn.config import TrainConfig, get_profile
+from mgmtn.data.celeba import CelebADataset, read_index
+from mgmtn.data.transforms import EvalTransform, TrainTransform
+from mgmtn.engine import LoopConfig, fit, is_main, load_checkpoint, make_loader, seed_everything, setup_distributed
+from mgmtn.errors import MgmtnError
+from mgmtn.losses import build_loss
+from mgmtn.models import MODEL_NAMES, build_model
+from mgmtn.provenance import record, write_json
+from mgmtn.train_unet import load_unet
+
+MASK_MODELS = ("aml-gr4", "aml-gr34", "mgmtn", "mgmtn-sa", "mgmtn-ca-sa")
+
+
+class AttributeTask:
+    """Loss and validation metrics of the 40-attribute problem."""
+
+    def __init__(self, loss: torch.nn.Module):
+        self.criterion = loss
+
+    def loss(self, model, batch):
+        return self.criterion(model(batch["image"]).logits.float(), batch["labels"])
+
+    def evaluate(self, model, loader) -> dict[str, float]:
+        targets, probs = predict_probs(model, loader)
+        return metrics.summary(targets, probs)
+
+
+@torch.no_grad()
+def predict_probs(model, loader, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and sigmoid probabilities of every image the loader yields, in order."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    targets, probs = [], []
+    for batch in loader:
+        logits = model(batch["image"].to(device)).logits
+        probs.append(torch.sigmoid(logits.float()).cpu().numpy())
+        targets.append(batch["labels"].numpy())
+    return np.concatenate(targets).astype(np.uint8), np.concatenate(probs)
+
+
+def model_from_config(config: dict, unet_path: Path | None = None) -> torch.nn.Module:
+    """Rebuild a model from a run's ``config.json`` (weights are loaded by the caller)."""
+    train = TrainConfig(**config["train"])
+    unet = load_unet(unet_path or config["unet"]) if config["model"] in MASK_MODELS else None
+    return build_model(config["model"], backbone=train.backbone, unet=unet, mask_scale=train.mask_scale,
+                       pretrained=train.pretrained and not config.get("weights_loaded", False))
+
+
+def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: Path | None = None,
+          device: str = "cpu", seed: int = 0, resume: bool = False, stop_after: int | None = None,
+          **overrides) -> Path:
+    """Train ``model_name`` on ``data`` into the run folder ``out``; returns ``out``."""
+    if model_name not in MODEL_NAMES:
+        raise MgmtnError(f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    if model_name in MASK_MODELS and unet is None:
+        raise MgmtnError(f"model {model_name} needs a trained UNet: pass --unet RUN (from mgmtn train-unet)")
+    cfg = replace(get_profile(profile).train, **{k: v for k, v in overrides.items() if v is not None})
+    device = setup_distributed(device)
+    seed_everything(seed)
+    index = read_index(data)
+    train_index = index.split("train", cfg.train_limit)
+    val_index = index.split("val", cfg.val_limit)
+    if len(train_index) == 0 or len(val_index) == 0:
+        raise MgmtnError(f"{data}: need images in both the train and val partitions "
+                         f"(found {len(train_index)} and {len(val_index)})")
+    train_set = CelebADataset(train_index, transform=TrainTransform(cfg.resize, cfg.image_size, cfg.rotation,
+                                                                    cfg.augment_p), seed=seed)
+    val_set = CelebADataset(val_index, transform=EvalTransform(cfg.image_size))
+    config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
+              "unet": str(unet) if unet else None, "data": index.describe()}
+    model = model_from_config(config).to(device)
+    loss = build_loss(cfg.loss).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if torch.distributed.is_initialized():
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, workers=cfg.workers,
+                      device=device, score="accuracy", stop_after=stop_after)
+    out = Path(out)
+    if is_main():
+        write_json(out / "config.json", config)
+    started = time.perf_counter()
+    history = fit(model, AttributeTask(loss), make_loader(train_set, cfg.batch_size, True, cfg.workers, seed),
+                  make_loader(val_set, cfg.batch_size, False, cfg.workers), optimizer, scheduler, loop, out,
+                  stateful={"loss": loss}, meta={"config": config}, resume=resume)
+    if is_main() and len(history) == cfg.epochs:
+        write_json(out / "train.json", record(device, config=config, wall_seconds=time.perf_counter() - started,
+                                              final=history.iloc[-1].to_dict()))
+    return out
+
+
+def load_run(run: Path, device: str = "cpu", unet: Path | None = None) -> tuple[torch.nn.Module, dict]:
+    """The best-on-val model of a run folder, in eval mode, and its config."""
+    run = Path(run)
+    state = load_checkpoint(run / "best.pt")
+    config = state["meta"]["config"]
+    model = model_from_config({**config, "weights_loaded": True}, unet)
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), config
