@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mgmtn.data.celeba import CelebADataset, load_image, read_index
+from mgmtn.data.celeba import load_image, read_index
+from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.layout import ATTR_FILE, IMAGE_DIR, PARTITION_FILE
 from mgmtn.errors import DataError
 

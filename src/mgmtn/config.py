@@ -39,7 +39,7 @@ class TrainConfig:
     backbone: str = "tiny"
     pretrained: bool = False
     image_size: int = 64  # random crop fed to the network
-    resize: int = 72  # images are resized to this before the crop
+    resize_ratio: float = 256 / 227  # images are resized to image_size * this before the crop (paper: 256 -> 227)
     rotation: float = 15.0  # degrees, at most
     augment_p: float = 0.35  # probability of each of flip and rotation
     epochs: int = 4
@@ -51,6 +51,10 @@ class TrainConfig:
     train_limit: int | None = None
     val_limit: int | None = None
     workers: int = 0
+
+    @property
+    def resize(self) -> int:
+        return round(self.image_size * self.resize_ratio)
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,13 @@ PROFILES: dict[str, Profile] = {
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,
         unet=UNetConfig(input_size=96, epochs=8),
-        train=TrainConfig(backbone="resnet18", image_size=112, resize=128, epochs=6, batch_size=64, lr=1e-3,
+        train=TrainConfig(backbone="resnet18", image_size=112, epochs=6, batch_size=64, lr=1e-3,
                           workers=2)),
     "paper": Profile(
         "paper", "the paper's protocol (ResNeSt50, 227 px, ImageNet weights) on a GPU",
         synth_images=20000,
         unet=UNetConfig(input_size=128, base_width=32, epochs=20, batch_size=64),
-        train=TrainConfig(backbone="resnest50d", pretrained=True, image_size=227, resize=256, epochs=30,
+        train=TrainConfig(backbone="resnest50d", pretrained=True, image_size=227, epochs=30,
                           batch_size=36, lr=1e-4, workers=8)),
 }
 
@@ -88,6 +92,15 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise MgmtnError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout, for an editable install
+
+
+def shared_data(name: str) -> Path | None:
+    """``../shared/data/<name>`` beside the checkout, where real data may be provided; None if absent."""
+    path = PROJECT_ROOT.parent / "shared" / "data" / name
+    return path if path.is_dir() else None
 
 
 def home() -> Path:

@@ -18,7 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mgmtn import metrics
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.data.celeba import CelebADataset, read_index
+from mgmtn.data.celeba import read_index
+from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.layout import atomic_write
 from mgmtn.data.transforms import EvalTransform
 from mgmtn.engine import make_loader
@@ -28,7 +29,7 @@ from mgmtn.train import load_run, predict_probs
 
 
 def _probs(model, index, image_size: int, batch_size: int, device: str):
-    loader = make_loader(CelebADataset(index, transform=EvalTransform(image_size)), batch_size, False, 0)
+    loader = make_loader(CelebADataset(index, image_size=image_size), batch_size, False, 0)
     return predict_probs(model, loader, device)
 
 
@@ -77,7 +78,7 @@ def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Pat
     """Attribute probabilities, one column per image; optional PNGs of the eight predicted masks."""
     pictures = [read_image(Path(p)) for p in images]  # fail on a bad file before any work
     model, config = load_run(run, device)
-    transform = EvalTransform(config["train"]["image_size"])
+    transform = EvalTransform(size=config["train"]["image_size"])
     rng = np.random.default_rng(0)
     batch = torch.stack([transform(picture, None, rng)[0] for picture in pictures]).to(device)
     output = model(batch)

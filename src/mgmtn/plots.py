@@ -57,3 +57,65 @@ def mask_overlay(image, masks: np.ndarray, threshold: float = 0.5):
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def _draw_boxes(ax, boxes: np.ndarray) -> None:
+    from matplotlib.patches import Rectangle
+
+    for group, (x0, y0, x1, y1) in zip(GROUP_NAMES, np.asarray(boxes, dtype=float)):
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.6, color=GROUP_COLOURS[group]))
+        ax.text(x0 + 1, y0 + 6, group.replace("_", " "), fontsize=6.5, color=GROUP_COLOURS[group])
+
+
+def keypoints_to_masks(image, keypoints: np.ndarray | None, boxes: np.ndarray, masks: np.ndarray):
+    """Fig. 3 of the paper: keypoints, the eight group rectangles, and the eight binary masks."""
+    fig = plt.figure(figsize=(12, 4.2))
+    grid = fig.add_gridspec(2, 6)
+    ax = fig.add_subplot(grid[:, :2])
+    ax.imshow(image)
+    if keypoints is not None:
+        ax.scatter(keypoints[:, 0], keypoints[:, 1], s=4, c="cyan")
+    _draw_boxes(ax, boxes)
+    ax.axis("off")
+    for k, (group, mask) in enumerate(zip(GROUP_NAMES, masks)):
+        sub = fig.add_subplot(grid[k // 4, 2 + k % 4])
+        sub.imshow(mask, cmap="gray", vmin=0, vmax=1)
+        sub.set_title(group.replace("_", " "), fontsize=9)
+        sub.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def mask_comparison(images: list, predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.5):
+    """Fig. 6 of the paper: for each face, predicted masks above and ground truth below, per group."""
+    faces = len(images)
+    fig, axes = plt.subplots(2 * faces, 1 + len(GROUP_NAMES), figsize=(1.4 * (1 + len(GROUP_NAMES)), 2.9 * faces),
+                             squeeze=False)
+    for f, image in enumerate(images):
+        for r, (label, masks) in enumerate((("predicted", predicted[f] >= threshold), ("ground truth", truth[f]))):
+            row = axes[2 * f + r]
+            row[0].imshow(image)
+            row[0].set_ylabel(label, fontsize=8)
+            for ax, group, mask in zip(row[1:], GROUP_NAMES, masks):
+                ax.imshow(mask, cmap="gray", vmin=0, vmax=1)
+                if f == 0 and r == 0:
+                    ax.set_title(group.replace("_", " "), fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], metrics=("train_loss", "val_accuracy", "val_mA")):
+    """One panel per metric, one line per run, against the epoch."""
+    metrics = [m for m in metrics if all(m in h for h in histories.values())]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for name, history in histories.items():
+            ax.plot(history["epoch"], history[metric], marker="o", label=name)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric.replace("_", " "))
+    axes[0][0].legend()
+    fig.tight_layout()
+    return fig

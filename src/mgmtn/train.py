@@ -17,16 +17,15 @@ import torch
 
 from mgmtn import metrics
 from mgmtn.config import TrainConfig, get_profile
-from mgmtn.data.celeba import CelebADataset, read_index
-from mgmtn.data.transforms import EvalTransform, TrainTransform
+from mgmtn.data.celeba import read_index
+from mgmtn.data.dataset import CelebADataset
+from mgmtn.data.transforms import TrainTransform
 from mgmtn.engine import LoopConfig, fit, is_main, load_checkpoint, make_loader, seed_everything, setup_distributed
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
-from mgmtn.models import MODEL_NAMES, build_model
+from mgmtn.models import MASK_MODELS, MODEL_NAMES, build_model
 from mgmtn.provenance import record, write_json
 from mgmtn.train_unet import load_unet
-
-MASK_MODELS = ("aml-gr4", "aml-gr34", "mgmtn", "mgmtn-sa", "mgmtn-ca-sa")
 
 
 class AttributeTask:
@@ -81,9 +80,10 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     if len(train_index) == 0 or len(val_index) == 0:
         raise MgmtnError(f"{data}: need images in both the train and val partitions "
                          f"(found {len(train_index)} and {len(val_index)})")
-    train_set = CelebADataset(train_index, transform=TrainTransform(cfg.resize, cfg.image_size, cfg.rotation,
-                                                                    cfg.augment_p), seed=seed)
-    val_set = CelebADataset(val_index, transform=EvalTransform(cfg.image_size))
+    train_set = CelebADataset(train_index, transform=TrainTransform(
+        resize=cfg.resize, crop=cfg.image_size, max_angle=cfg.rotation, p_rotate=cfg.augment_p,
+        p_flip=cfg.augment_p), seed=seed)
+    val_set = CelebADataset(val_index, image_size=cfg.image_size)
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
               "unet": str(unet) if unet else None, "data": index.describe()}
     model = model_from_config(config).to(device)

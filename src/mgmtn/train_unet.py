@@ -17,12 +17,13 @@ import torch
 
 from mgmtn.attributes import GROUP_NAMES
 from mgmtn.config import UNetConfig, get_profile
-from mgmtn.data.celeba import CelebADataset, read_index
+from mgmtn.data.celeba import read_index
+from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.engine import LoopConfig, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import MaskLoss
-from mgmtn.masks.cache import load_or_annotate
+from mgmtn.masks.cache import annotate, box_path, load_boxes
 from mgmtn.models.unet import UNet, mask_f1
 from mgmtn.provenance import record, write_json
 
@@ -39,7 +40,7 @@ class MaskTask:
     @torch.no_grad()
     def evaluate(self, model, loader) -> dict[str, float]:
         device = next(model.parameters()).device
-        scores = torch.stack([mask_f1(model(b["image"].to(device)).float().cpu(), b["masks"]) * len(b["image"])
+        scores = torch.stack([mask_f1(model(b["image"].to(device)).float().cpu(), b["masks"], logits=True) * len(b["image"])
                               for b in loader]).sum(0) / len(loader.dataset)
         return {"mean_f1": float(scores.mean()), **{f"f1_{g}": float(s) for g, s in zip(GROUP_NAMES, scores)}}
 
@@ -50,7 +51,9 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str = "
     cfg: UNetConfig = replace(get_profile(profile).unet, **{k: v for k, v in overrides.items() if v is not None})
     seed_everything(seed)
     index = read_index(data)
-    boxes = load_or_annotate(index, annotator)
+    if not box_path(data, annotator).exists():
+        annotate(data, annotator)
+    boxes = load_boxes(data, annotator, index=index)
     rows = {name: (index.partition == code).nonzero()[0] for name, code in (("train", 0), ("val", 1))}
     limits = {"train": cfg.train_limit, "val": cfg.val_limit}
     subsets = {name: (index.select(r[:limits[name]]), boxes[r[:limits[name]]]) for name, r in rows.items()}
@@ -58,9 +61,9 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str = "
         raise MgmtnError(f"{data}: need images in both the train and val partitions")
     size = cfg.input_size
     (train_index, train_boxes), (val_index, val_boxes) = subsets["train"], subsets["val"]
-    train_set = CelebADataset(train_index, transform=TrainTransform(size + size // 8, size), boxes=train_boxes,
+    train_set = CelebADataset(train_index, transform=TrainTransform(resize=round(size * 256 / 227), crop=size), boxes=train_boxes,
                               seed=seed)
-    val_set = CelebADataset(val_index, transform=EvalTransform(size), boxes=val_boxes)
+    val_set = CelebADataset(val_index, transform=EvalTransform(size=size), boxes=val_boxes)
     model = UNet(base_width=cfg.base_width, depth=cfg.depth, input_size=size).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)

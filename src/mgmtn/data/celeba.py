@@ -15,15 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.data.layout import (ATTR_FILE, IMAGE_DIR, KEYPOINT_FILE, KEYPOINT_HEADER, LANDMARK_FILE,
                                LANDMARK_HEADER, NUM_KEYPOINTS, PARTITION_FILE, PARTITIONS)
 from mgmtn.errors import DataError
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 # CelebA's official split by image number, used when list_eval_partition.txt is absent.
 CELEBA_SPLIT_ENDS = (162770, 182637, 202599)
@@ -209,45 +206,3 @@ def load_image(path: Path) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DataError(f"{path}: cannot decode image ({error})") from None
 
-
-class CelebADataset(torch.utils.data.Dataset):
-    """Images and 0/1 labels of an index, with optional group boxes moved by the transform.
-
-    ``transform(image, boxes, rng) -> (tensor, masks or None)`` receives a
-    generator seeded from (seed, epoch, item), so an epoch is reproducible
-    whatever the number of workers and a resumed run sees the same augmentations.
-    """
-
-    def __init__(self, index: CelebAIndex, image_size: int | None = None, transform=None,
-                 boxes: np.ndarray | None = None, seed: int = 0):
-        if transform is None and image_size is None:
-            raise ValueError("give either image_size or a transform")
-        if boxes is not None and len(boxes) != len(index):
-            raise DataError(f"{len(boxes)} box rows for {len(index)} images of {index.root}")
-        self.index, self.boxes, self.seed, self.epoch = index, boxes, seed, 0
-        self.transform = transform or _resize_to_tensor(image_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, i: int) -> dict:
-        rng = np.random.default_rng((self.seed, self.epoch, i))
-        boxes = None if self.boxes is None else self.boxes[i]
-        image, masks = self.transform(load_image(self.index.image_path(i)), boxes, rng)
-        item = {"image": image, "labels": torch.from_numpy(self.index.labels[i].astype(np.float32)), "row": i}
-        if masks is not None:
-            item["masks"] = torch.as_tensor(masks, dtype=torch.float32)
-        return item
-
-
-def _resize_to_tensor(size: int):
-    from torchvision.transforms import functional as TF
-
-    def transform(image, boxes, rng):
-        tensor = TF.to_tensor(image.resize((size, size), Image.BILINEAR))
-        return TF.normalize(tensor, IMAGENET_MEAN, IMAGENET_STD), None
-
-    return transform

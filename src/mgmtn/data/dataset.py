@@ -1,0 +1,44 @@
+"""The torch ``Dataset`` over a CelebA-layout index: images, labels and, when boxes are given, group masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mgmtn.data.celeba import CelebAIndex, load_image
+from mgmtn.data.transforms import EvalTransform
+from mgmtn.errors import DataError
+
+
+class CelebADataset(torch.utils.data.Dataset):
+    """Images and 0/1 labels of an index, with optional group boxes moved by the transform.
+
+    ``transform(image, boxes, rng) -> (tensor, masks or None)`` receives a
+    generator seeded from (seed, epoch, item), so an epoch is reproducible
+    whatever the number of workers and a resumed run sees the same augmentations.
+    """
+
+    def __init__(self, index: CelebAIndex, image_size: int | None = None, transform=None,
+                 boxes: np.ndarray | None = None, seed: int = 0):
+        if transform is None and image_size is None:
+            raise ValueError("give either image_size or a transform")
+        if boxes is not None and len(boxes) != len(index):
+            raise DataError(f"{len(boxes)} box rows for {len(index)} images of {index.root}")
+        self.index, self.boxes, self.seed, self.epoch = index, boxes, seed, 0
+        self.transform = transform or EvalTransform(size=image_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        rng = np.random.default_rng((self.seed, self.epoch, i))
+        boxes = None if self.boxes is None else self.boxes[i]
+        image, masks = self.transform(load_image(self.index.image_path(i)), boxes, rng)
+        item = {"image": image, "labels": torch.from_numpy(self.index.labels[i].astype(np.float32)), "row": i}
+        if masks is not None:
+            item["masks"] = torch.as_tensor(masks, dtype=torch.float32)
+        return item
+

@@ -1,0 +1,84 @@
+"""The shared trainer: runs end to end, resumes exactly, writes files atomically, works under torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from mgmtn.config import ensure_synthetic
+from mgmtn.engine import load_checkpoint, save_checkpoint
+from mgmtn.errors import MgmtnError
+from mgmtn.evaluate import evaluate, predict
+from mgmtn.train import train
+from mgmtn.train_unet import train_unet
+
+FAST = dict(epochs=2, image_size=32, train_limit=48, val_limit=32, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    return ensure_synthetic(120, seed=3, root=tmp_path_factory.mktemp("faces") / "synth", progress=False)
+
+
+@pytest.fixture(scope="module")
+def unet_run(faces, tmp_path_factory):
+    out = tmp_path_factory.mktemp("unet")
+    train_unet(faces, out, epochs=1, input_size=32, train_limit=32, val_limit=16)
+    return out
+
+
+def test_interrupted_run_resumes_to_the_same_result(faces, unet_run, tmp_path):
+    straight = train(faces, tmp_path / "straight", "mgmtn", unet=unet_run, **FAST)
+    train(faces, tmp_path / "resumed", "mgmtn", unet=unet_run, stop_after=1, **FAST)
+    assert len(pd.read_csv(tmp_path / "resumed" / "metrics.csv")) == 1
+    train(faces, tmp_path / "resumed", "mgmtn", unet=unet_run, resume=True, **FAST)
+    a, b = (pd.read_csv(run / "metrics.csv") for run in (straight, tmp_path / "resumed"))
+    pd.testing.assert_frame_equal(a.drop(columns="train_seconds"), b.drop(columns="train_seconds"))
+    loss_a, loss_b = (load_checkpoint(run / "last.pt")["stateful"]["loss"] for run in (straight, tmp_path / "resumed"))
+    for key in loss_a:
+        torch.testing.assert_close(loss_a[key], loss_b[key])
+
+
+def test_evaluate_and_predict_on_a_run(faces, unet_run, tmp_path):
+    run = train(faces, tmp_path / "run", "mgmtn", unet=unet_run, **{**FAST, "epochs": 1})
+    result = evaluate(run, faces, split="test")
+    saved = json.loads((run / "eval_test.json").read_text())
+    assert 0 <= saved["accuracy"] <= 1 and "tuned_on_val" in saved and saved["code_version"]
+    assert saved["hardware"]["cpu_count"] and saved["wall_seconds"] >= 0
+    assert len(pd.read_csv(run / "eval_test.csv")) == 40 and result["mA"] == saved["mA"]
+    image = next((faces / "img_align_celeba").iterdir())
+    table = predict(run, [image], overlay_dir=tmp_path / "overlay")
+    assert table.shape == (40, 1) and ((table >= 0) & (table <= 1)).all().all()
+    assert (tmp_path / "overlay" / f"{image.stem}_masks.png").exists()
+
+
+def test_mask_models_require_a_unet(faces, tmp_path):
+    with pytest.raises(MgmtnError, match="needs a trained UNet"):
+        train(faces, tmp_path / "x", "mgmtn", **FAST)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"x": 1})
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"x": 2})
+    assert load_checkpoint(path) == {"x": 1} and list(tmp_path.iterdir()) == [path]
+
+
+def test_two_process_torchrun_smoke(faces, tmp_path):
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+               "-m", "mgmtn.cli", "train", str(faces), "--model", "global", "--out", str(tmp_path / "ddp"),
+               "--epochs", "1", "--limit", "32", "--image-size", "32"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path / "ddp" / "metrics.csv")) == 1
