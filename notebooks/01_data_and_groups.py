@@ -27,7 +27,7 @@
 profile = "smoke"
 data_root = None
 device = "cpu"
-output_dir = "build/runs/01_data_and_groups"
+output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
 
 # %%

@@ -29,7 +29,7 @@
 profile = "smoke"
 data_root = None
 device = "cpu"
-output_dir = "build/runs/02_mask_generation"
+output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
 real_data_root = None  # a real CelebA folder for the dlib part; default: ../shared/data/celeba-subset if present
 real_faces = 4

@@ -26,7 +26,7 @@
 profile = "smoke"
 data_root = None
 device = "cpu"
-output_dir = "build/runs/03_unet_training"
+output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
 annotator = "synthetic"  # 'dlib' or 'celeba5' on real CelebA
 
@@ -40,7 +40,7 @@ import torch
 
 from mgmtn import plots
 from mgmtn.attributes import GROUP_NAMES
-from mgmtn.config import resolve_data
+from mgmtn.config import resolve_data, run_dir
 from mgmtn.data.celeba import load_image, read_index
 from mgmtn.data.transforms import EvalTransform
 from mgmtn.masks import load_boxes
@@ -48,7 +48,7 @@ from mgmtn.paper import MASK_MEAN_F1
 from mgmtn.train_unet import load_unet, train_unet
 
 data = resolve_data(data_root, profile)
-run = Path(output_dir) / "unet"
+run = run_dir(output_dir, "03_unet_training", profile) / "unet"
 result = train_unet(data, run, profile=profile, annotator=annotator, device=device, seed=seed,
                     resume=(run / "last.pt").exists())
 

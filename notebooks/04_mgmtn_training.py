@@ -26,9 +26,10 @@
 profile = "smoke"
 data_root = None
 device = "cpu"
-output_dir = "build/runs/04_mgmtn_training"
+output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
 annotator = "synthetic"
+unet_run = None  # a train-unet run folder; default: the one page 03 trained, else train one here
 models = ["global", "mgmtn"]
 
 # %%
@@ -37,15 +38,15 @@ from pathlib import Path
 import pandas as pd
 
 from mgmtn import plots
-from mgmtn.config import resolve_data
+from mgmtn.config import resolve_data, run_dir
 from mgmtn.evaluate import evaluate
 from mgmtn.paper import TABLE2
 from mgmtn.train import train
 from mgmtn.train_unet import train_unet
 
 data = resolve_data(data_root, profile)
-out = Path(output_dir)
-unet_run = out / "unet"
+out = run_dir(output_dir, "04_mgmtn_training", profile)
+unet_run = Path(unet_run or out.parent / "03_unet_training" / "unet")
 if not (unet_run / "unet.pt").exists():
     train_unet(data, unet_run, profile=profile, annotator=annotator, device=device, seed=seed)
 runs = {}

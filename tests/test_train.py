@@ -37,10 +37,13 @@ def test_interrupted_run_resumes_to_the_same_result(faces, unet_run, tmp_path):
     assert len(pd.read_csv(tmp_path / "resumed" / "metrics.csv")) == 1
     train(faces, tmp_path / "resumed", "mgmtn", unet=unet_run, resume=True, **FAST)
     a, b = (pd.read_csv(run / "metrics.csv") for run in (straight, tmp_path / "resumed"))
-    pd.testing.assert_frame_equal(a.drop(columns="train_seconds"), b.drop(columns="train_seconds"))
+    timings = ["train_seconds", "eval_seconds"]
+    pd.testing.assert_frame_equal(a.drop(columns=timings), b.drop(columns=timings))
     loss_a, loss_b = (load_checkpoint(run / "last.pt")["stateful"]["loss"] for run in (straight, tmp_path / "resumed"))
     for key in loss_a:
         torch.testing.assert_close(loss_a[key], loss_b[key])
+    with pytest.raises(MgmtnError, match="another configuration"):
+        train(faces, tmp_path / "resumed", "mgmtn", unet=unet_run, resume=True, **{**FAST, "epochs": 3})
 
 
 def test_evaluate_and_predict_on_a_run(faces, unet_run, tmp_path):

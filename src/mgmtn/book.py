@@ -75,8 +75,7 @@ def build(project: Path, profile: str = "smoke", data_root: str | None = None, d
     project = project.resolve()
     out_dir = project / "book" / "notebooks"
     for source in notebook_sources(project):
-        parameters = {"profile": profile, "data_root": data_root, "device": device,
-                      "output_dir": str(project / "build" / "runs" / source.stem)}
+        parameters = {"profile": profile, "data_root": data_root, "device": device}
         log(f"{source.name}: {'executing' if execute(source, out_dir, parameters, project, force) else 'up to date'}")
     if not html:
         return out_dir

@@ -103,6 +103,11 @@ def shared_data(name: str) -> Path | None:
     return path if path.is_dir() else None
 
 
+def run_dir(output_dir: str | os.PathLike | None, name: str, profile: str) -> Path:
+    """A notebook's output folder: the one given, or ``build/runs/<profile>/<name>`` in the checkout."""
+    return Path(output_dir) if output_dir else PROJECT_ROOT / "build" / "runs" / profile / name
+
+
 def home() -> Path:
     """Root for generated data and caches: ``$MGMTN_HOME`` or ``~/.cache/mgmtn``."""
     return Path(os.environ.get("MGMTN_HOME", Path.home() / ".cache" / "mgmtn"))

@@ -148,6 +148,9 @@ def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader
     best, start = -float("inf"), 0
     if resume and (out / "last.pt").exists():
         state = load_checkpoint(out / "last.pt")
+        if state["meta"] != (meta or {}):
+            raise MgmtnError(f"{out} holds a run with another configuration; use a new output folder "
+                             "or delete the old run")
         _unwrap(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -182,6 +185,7 @@ def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader
         model.eval()
         metrics = task.evaluate(model, val_loader)
         row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "train_seconds": round(train_seconds, 2),
+               "eval_seconds": round(time.perf_counter() - started - train_seconds, 2),
                "lr": optimizer.param_groups[0]["lr"], **{f"val_{k}": v for k, v in metrics.items()}}
         history.append(row)
         improved = metrics[config.score] > best

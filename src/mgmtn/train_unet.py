@@ -9,7 +9,7 @@ CelebA's test split with FaRL masks).
 
 from __future__ import annotations
 
-import time
+import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -54,6 +54,8 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str = "
     if not box_path(data, annotator).exists():
         annotate(data, annotator)
     boxes = load_boxes(data, annotator, index=index)
+    summary = box_path(data, annotator).with_suffix(".json")
+    annotation = json.loads(summary.read_text()) if summary.exists() else None
     rows = {name: (index.partition == code).nonzero()[0] for name, code in (("train", 0), ("val", 1))}
     limits = {"train": cfg.train_limit, "val": cfg.val_limit}
     subsets = {name: (index.select(r[:limits[name]]), boxes[r[:limits[name]]]) for name, r in rows.items()}
@@ -71,16 +73,15 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str = "
     config = {"profile": profile, "annotator": annotator, "seed": seed, "unet": asdict(cfg),
               "data": index.describe()}
     out = Path(out)
-    started = time.perf_counter()
-    fit(model, MaskTask(), make_loader(train_set, cfg.batch_size, True, 0, seed),
+    history = fit(model, MaskTask(), make_loader(train_set, cfg.batch_size, True, 0, seed),
         make_loader(val_set, cfg.batch_size, False, 0), optimizer, scheduler, loop, out,
         meta={"config": config}, resume=resume)
     model.load_state_dict(load_checkpoint(out / "best.pt")["model"])
     save_checkpoint(out / "unet.pt", {"model": model.state_dict(), "config": asdict(cfg)})
     scores = MaskTask().evaluate(model.eval(), make_loader(val_set, cfg.batch_size, False, 0))
-    result = record(device, config=config, split="val", images=len(val_set),
+    result = record(device, config=config, annotation=annotation, split="val", images=len(val_set),
                     mean_f1=scores["mean_f1"], f1_per_group={g: scores[f"f1_{g}"] for g in GROUP_NAMES},
-                    wall_seconds=round(time.perf_counter() - started, 1))
+                    wall_seconds=round(float((history["train_seconds"] + history["eval_seconds"]).sum()), 1))
     write_json(out / "mask_f1.json", result)
     return result
 
