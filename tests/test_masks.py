@@ -219,3 +219,16 @@ def test_load_boxes_names_the_file_at_fault(synthetic_folder, tmp_path):
     np.savez(other, boxes=np.zeros((2, 8, 4), np.int16), ids=np.array(["000001.jpg", "000002.jpg"]))
     with pytest.raises(DataError, match="other.npz: holds boxes for 2 images but 5 of the 7"):
         load_boxes(synthetic_folder, "synthetic", path=other)
+
+
+def test_boxes_of_a_read_only_dataset_go_to_the_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
+    data = tmp_path / "celeba"
+    data.mkdir()
+    assert box_path(data, "dlib") == data / "boxes_dlib.npz"
+    data.chmod(0o555)
+    try:
+        path = box_path(data, "dlib")
+    finally:
+        data.chmod(0o755)
+    assert path.parent.parent == tmp_path / "home" / "boxes" and path.name == "boxes_dlib.npz"

@@ -59,6 +59,19 @@ def test_evaluate_and_predict_on_a_run(faces, unet_run, tmp_path):
     assert (tmp_path / "overlay" / f"{image.stem}_masks.png").exists()
 
 
+def test_staged_start_trains_global_then_groups_then_joint(faces, unet_run, tmp_path):
+    run = train(faces, tmp_path / "staged", "mgmtn", unet=unet_run, stage_epochs=1, **{**FAST, "epochs": 1})
+    for stage in ("stage1-global", "stage2-groups"):
+        assert len(pd.read_csv(run / stage / "metrics.csv")) == 1
+    joint = load_checkpoint(run / "last.pt")["model"]
+    groups = load_checkpoint(run / "stage2-groups" / "last.pt")["model"]
+    first = load_checkpoint(run / "stage1-global" / "last.pt")["model"]
+    key = next(k for k in groups if k.startswith("backbone.") and k in first and groups[k].is_floating_point()
+               and groups[k].dim() > 1)
+    torch.testing.assert_close(groups[key], first[key])  # stage 2 kept the stage-1 backbone frozen
+    assert not torch.equal(joint[key], groups[key])  # joint training moved it
+
+
 def test_mask_models_require_a_unet(faces, tmp_path):
     with pytest.raises(MgmtnError, match="needs a trained UNet"):
         train(faces, tmp_path / "x", "mgmtn", **FAST)

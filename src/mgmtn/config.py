@@ -48,6 +48,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     loss: str = "efl"
     mask_scale: float = 1.0
+    stage_epochs: int = 0  # paper: global branch, then group modules, this many epochs each before joint training
     train_limit: int | None = None
     val_limit: int | None = None
     workers: int = 0
@@ -82,7 +83,7 @@ PROFILES: dict[str, Profile] = {
         "paper", "the paper's protocol (ResNeSt50, 227 px, ImageNet weights) on a GPU",
         synth_images=20000,
         unet=UNetConfig(input_size=128, base_width=32, epochs=20, batch_size=64),
-        train=TrainConfig(backbone="resnest50d", pretrained=True, image_size=227, epochs=30,
+        train=TrainConfig(backbone="resnest50d", pretrained=True, image_size=227, epochs=30, stage_epochs=3,
                           batch_size=36, lr=1e-4, workers=8)),
 }
 

@@ -62,6 +62,44 @@ def model_from_config(config: dict, unet_path: Path | None = None) -> torch.nn.M
                        pretrained=train.pretrained and not config.get("weights_loaded", False))
 
 
+def _fit(model, loaders, cfg: TrainConfig, epochs: int, out: Path, meta: dict, device: str, seed: int,
+         resume: bool, stop_after: int | None = None):
+    """One training stage of ``model``'s trainable parameters, with its own optimizer and checkpoints."""
+    loss = build_loss(cfg.loss).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    wrapped = torch.nn.parallel.DistributedDataParallel(model) if torch.distributed.is_initialized() else model
+    loop = LoopConfig(epochs=epochs, batch_size=cfg.batch_size, seed=seed, workers=cfg.workers, device=device,
+                      score="accuracy", stop_after=stop_after)
+    return fit(wrapped, AttributeTask(loss), *loaders, optimizer, scheduler, loop, out, stateful={"loss": loss},
+               meta=meta, resume=resume)
+
+
+def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, device: str, seed: int) -> None:
+    """The paper's staged start (Sec. 4.2): the global branch first, then each group's modules, then joint.
+
+    Stage 1 trains the backbone with the global head (the ``global`` model);
+    its backbone is copied into ``model``. Stage 2 trains the group-specific
+    modules (attention and heads) on the frozen backbone. Each stage keeps its
+    own run folder under ``out``, so an interrupted start resumes too.
+    """
+    first = build_model("global", backbone=cfg.backbone, pretrained=cfg.pretrained).to(device)
+    stage = out / "stage1-global"
+    _fit(first, loaders, cfg, cfg.stage_epochs, stage, {"config": config, "stage": 1}, device, seed,
+         resume=(stage / "last.pt").exists())
+    first.load_state_dict(load_checkpoint(stage / "last.pt")["model"])
+    missing = model.backbone.load_state_dict(first.backbone.state_dict(), strict=False).missing_keys
+    if missing:
+        raise MgmtnError(f"stage 1 backbone does not cover the model's ({len(missing)} tensors missing)")
+    model.backbone.requires_grad_(False)
+    stage = out / "stage2-groups"
+    _fit(model, loaders, cfg, cfg.stage_epochs, stage, {"config": config, "stage": 2}, device, seed,
+         resume=(stage / "last.pt").exists())
+    model.load_state_dict(load_checkpoint(stage / "last.pt")["model"])
+    model.backbone.requires_grad_(True)
+
+
 def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: Path | None = None,
           device: str = "cpu", seed: int = 0, resume: bool = False, stop_after: int | None = None,
           **overrides) -> Path:
@@ -83,23 +121,17 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
         resize=cfg.resize, crop=cfg.image_size, max_angle=cfg.rotation, p_rotate=cfg.augment_p,
         p_flip=cfg.augment_p), seed=seed)
     val_set = CelebADataset(val_index, image_size=cfg.image_size)
+    loaders = (make_loader(train_set, cfg.batch_size, True, cfg.workers, seed),
+               make_loader(val_set, cfg.batch_size, False, cfg.workers))
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
               "unet": str(unet) if unet else None, "data": index.describe()}
     model = model_from_config(config).to(device)
-    loss = build_loss(cfg.loss).to(device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    if torch.distributed.is_initialized():
-        model = torch.nn.parallel.DistributedDataParallel(model)
-    loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, workers=cfg.workers,
-                      device=device, score="accuracy", stop_after=stop_after)
     out = Path(out)
     if is_main():
         write_json(out / "config.json", config)
-    history = fit(model, AttributeTask(loss), make_loader(train_set, cfg.batch_size, True, cfg.workers, seed),
-                  make_loader(val_set, cfg.batch_size, False, cfg.workers), optimizer, scheduler, loop, out,
-                  stateful={"loss": loss}, meta={"config": config}, resume=resume)
+    if cfg.stage_epochs and model_name != "global":
+        _warm_start(model, loaders, cfg, config, out, device, seed)
+    history = _fit(model, loaders, cfg, cfg.epochs, out, {"config": config}, device, seed, resume, stop_after)
     if is_main() and len(history) == cfg.epochs:
         seconds = float((history["train_seconds"] + history["eval_seconds"]).sum())
         write_json(out / "train.json", record(device, config=config, wall_seconds=round(seconds, 1),

@@ -52,7 +52,7 @@ def box_path(root, annotator: str) -> Path:
     """
     root = Path(root)
     name = f"boxes_{annotator}.npz"
-    if os.access(root, os.W_OK):
+    if os.access(root, os.W_OK) and root.stat().st_mode & 0o222:  # root may write anywhere: check the mode too
         return root / name
     key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
     return home() / "boxes" / f"{root.resolve().name}-{key}" / name
