@@ -13,7 +13,7 @@ export MGMTN_HOME ?= $(CURDIR)/build/home
 export HF_HUB_OFFLINE ?= 1
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean
+.PHONY: book test unit nbval sync venv clean results-cpu
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -41,3 +41,19 @@ nbval: sync
 
 clean:
 	rm -rf build book/notebooks notebooks/*.ipynb
+
+# Real-data results committed under results/ (long: run in the background). CELEBA defaults to the
+# subset provided beside the checkout; model weights (*.pt) stay out of git.
+CELEBA ?= ../shared/data/celeba-subset
+RESULTS := results/cpu-celeba-subset
+CPU_MODELS ?= global mgmtn
+
+results-cpu: venv
+	$(BIN)/mgmtn annotate $(CELEBA) --annotator dlib
+	$(BIN)/mgmtn train-unet $(CELEBA) --annotator dlib --profile cpu --out $(RESULTS)/unet-dlib \
+		$(if $(wildcard $(RESULTS)/unet-dlib/last.pt),--resume)
+	for model in $(CPU_MODELS); do \
+		$(BIN)/mgmtn train $(CELEBA) --model $$model --profile cpu --unet $(RESULTS)/unet-dlib \
+			--out $(RESULTS)/$$model $$(test -f $(RESULTS)/$$model/last.pt && echo --resume) && \
+		$(BIN)/mgmtn evaluate $(RESULTS)/$$model --data $(CELEBA) --split val || exit 1; \
+	done

@@ -31,6 +31,7 @@ output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
 
 # %%
+import numpy as np
 import pandas as pd
 
 from mgmtn import plots
@@ -69,3 +70,18 @@ ax.set_title(f"Positive rate per attribute ({len(index)} images)");
 
 # %% tags=["hide-input"]
 plots.sample_grid(index, n=8, seed=seed);
+
+# %% [markdown]
+# ## One attribute at a time (synthetic faces)
+#
+# On synthetic data every attribute is drawn in the region its group names.
+# Below, each attribute is switched off (upper image) and on (lower image) in
+# the same face, pose and background; the title is coloured by group.
+
+# %% tags=["hide-input"]
+if index.keypoints is not None:
+    from mgmtn.attributes import attribute_index
+
+    base = np.zeros(40, dtype=np.uint8)
+    base[[attribute_index(name) for name in ("Young", "No_Beard", "Attractive")]] = 1
+    plots.attribute_contrasts(base, seed=seed)

@@ -9,6 +9,7 @@ from PIL import Image
 from mgmtn.attributes import ATTRIBUTES, GROUP_NAMES, attribute_index, group_of
 from mgmtn.data.layout import ATTR_FILE, IMAGE_DIR, KEYPOINT_FILE, LANDMARK_FILE, PARTITION_FILE
 from mgmtn.data.synth import Pose, generate, render_face, sample_labels, sample_pose
+from mgmtn.data.synth.contrast import attribute_pair
 from mgmtn.data.synth.labels import BALD_EXCLUDES, HAIR_COLOURS, HAIR_TEXTURES, marginal_rates
 from mgmtn.masks.regions import group_boxes
 
@@ -129,20 +130,6 @@ def test_labels_are_drawable(many_labels):
     assert col["Wearing_Lipstick"][col["Heavy_Makeup"]].mean() > 0.9
 
 
-# Attributes that would hide or contradict the one under test are set alike in both renders.
-_HAIR_CLEAR = {"Bald": 0, "Wearing_Hat": 0}
-CONFLICTS: dict[str, dict[str, int]] = {
-    **{name: {**_HAIR_CLEAR, **{other: 0 for other in HAIR_COLOURS}} for name in HAIR_COLOURS},
-    **{name: {**_HAIR_CLEAR, **{other: 0 for other in HAIR_TEXTURES}} for name in HAIR_TEXTURES},
-    "Bangs": _HAIR_CLEAR, "Receding_Hairline": _HAIR_CLEAR,
-    "Bald": {"Wearing_Hat": 0, **{name: 0 for name in BALD_EXCLUDES}},
-    "Goatee": {"No_Beard": 0}, "Mustache": {"No_Beard": 0}, "Sideburns": {"No_Beard": 0},
-    "No_Beard": {"Goatee": 0, "Mustache": 0, "Sideburns": 0},
-    **{name: {"Eyeglasses": 0}  # sunglasses would hide them
-       for name in ("Arched_Eyebrows", "Bags_Under_Eyes", "Bushy_Eyebrows", "Narrow_Eyes")},
-}
-
-
 def _plain() -> np.ndarray:
     """A young, attractive, beardless face with nothing else on."""
     labels = np.zeros(len(ATTRIBUTES), dtype=np.uint8)
@@ -157,17 +144,8 @@ def _busy() -> np.ndarray:
 
 
 def _pair(base: np.ndarray, name: str, seed: int):
-    """Renders with ``name`` off and on, everything else (labels, pose, style) equal."""
-    pose = sample_pose(np.random.default_rng(seed))
-    renders = []
-    for value in (0, 1):
-        labels = base.copy()
-        for other, v in CONFLICTS.get(name, {}).items():
-            labels[attribute_index(other)] = v
-        labels[attribute_index(name)] = value
-        image, points = render_face(labels, pose, np.random.default_rng(seed))
-        renders.append((np.asarray(image, dtype=float), points))
-    return renders
+    """Renders with ``name`` off and on as float arrays, with their keypoints."""
+    return [(np.asarray(image, dtype=float), points) for image, points in attribute_pair(base, name, seed)]
 
 
 def _mass_in(diff: np.ndarray, box: np.ndarray) -> float:

@@ -8,11 +8,12 @@ import sys
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from mgmtn.config import ensure_synthetic
 from mgmtn.engine import load_checkpoint, save_checkpoint
 from mgmtn.errors import MgmtnError
-from mgmtn.evaluate import evaluate, predict
+from mgmtn.evaluate import evaluate, predict, read_image
 from mgmtn.train import train
 from mgmtn.train_unet import train_unet
 
@@ -70,6 +71,23 @@ def test_staged_start_trains_global_then_groups_then_joint(faces, unet_run, tmp_
                and groups[k].dim() > 1)
     torch.testing.assert_close(groups[key], first[key])  # stage 2 kept the stage-1 backbone frozen
     assert not torch.equal(joint[key], groups[key])  # joint training moved it
+
+
+def test_predict_accepts_any_size_and_mode_and_names_bad_files(faces, tmp_path):
+    run = train(faces, tmp_path / "run", "global", **{**FAST, "epochs": 1})
+    grey, rgba, rotated, bad = (tmp_path / name for name in ("grey.png", "rgba.png", "rotated.jpg", "bad.jpg"))
+    Image.new("L", (50, 70), 128).save(grey)
+    Image.new("RGBA", (300, 200), (200, 150, 120, 90)).save(rgba)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees to view
+    Image.new("RGB", (218, 178), (180, 140, 120)).save(rotated, exif=exif)
+    bad.write_bytes(b"not an image")
+    assert read_image(rotated).size == (178, 218)
+    assert predict(run, [grey, rgba, rotated]).shape == (40, 3)
+    with pytest.raises(MgmtnError, match=r"bad.jpg: not a readable image"):
+        predict(run, [grey, bad])
+    with pytest.raises(MgmtnError, match="predicts no masks"):
+        predict(run, [grey], overlay_dir=tmp_path / "overlay")
 
 
 def test_mask_models_require_a_unet(faces, tmp_path):

@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = verbs.add_parser("evaluate", help="score a run on a split of any CelebA-layout folder")
     evaluate.add_argument("run", help="run folder")
     evaluate.add_argument("--data", required=True, help="dataset folder")
-    evaluate.add_argument("--split", default="val", choices=["train", "val", "test"])
+    evaluate.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
     evaluate.add_argument("--out", default=None, help="JSON file (default RUN/eval_SPLIT.json)")
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
     evaluate.add_argument("--device", default="cpu")

@@ -35,11 +35,14 @@ def _probs(model, index, image_size: int, batch_size: int, device: str):
 
 def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None, device: str = "cpu",
              batch_size: int = 64, limit: int | None = None) -> dict:
-    """Score the best checkpoint of ``run`` on ``split`` of ``data``; writes JSON and a per-attribute CSV."""
+    """Score the best checkpoint of ``run`` on ``split`` of ``data`` ('all' for every image).
+
+    Writes JSON and a per-attribute CSV beside it.
+    """
     started = time.perf_counter()
     model, config = load_run(run, device)
     index = read_index(data)
-    part = index.split(split, limit)
+    part = index.split(None if split == "all" else split, limit)
     if len(part) == 0:
         raise MgmtnError(f"{data}: the {split} split is empty")
     size = config["train"]["image_size"]
@@ -48,7 +51,7 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
     result = {"run": str(run), "split": split, "images": len(part), **metrics.summary(targets, probs),
               "thresholds": dict(zip(ATTRIBUTES, [0.5] * len(ATTRIBUTES)))}
     val = index.split("val", limit)
-    if split != "val" and len(val):
+    if split not in ("val", "all") and len(val):
         thresholds = metrics.tune_thresholds(*_probs(model, val, size, batch_size, device))
         result["tuned_on_val"] = metrics.summary(targets, probs, thresholds)
         result["thresholds"] = dict(zip(ATTRIBUTES, thresholds.tolist()))

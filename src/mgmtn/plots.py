@@ -119,3 +119,21 @@ def learning_curves(histories: dict[str, pd.DataFrame], metrics=("train_loss", "
     axes[0][0].legend()
     fig.tight_layout()
     return fig
+
+
+def attribute_contrasts(base: np.ndarray, seed: int = 0, columns: int = 8):
+    """Every attribute switched off and on in one synthetic face: each cue and where it is drawn."""
+    from mgmtn.data.synth import attribute_pair
+
+    rows = (len(ATTRIBUTES) + columns - 1) // columns
+    fig, axes = plt.subplots(2 * rows, columns, figsize=(1.6 * columns, 4.1 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, name in enumerate(ATTRIBUTES):
+        (off, _), (on, _) = attribute_pair(base, name, seed)
+        top, bottom = axes[2 * (k // columns), k % columns], axes[2 * (k // columns) + 1, k % columns]
+        top.imshow(off)
+        bottom.imshow(on)
+        top.set_title(f"{name.replace('_', ' ')}\noff / on", fontsize=7, color=GROUP_COLOURS[group_of()[name]])
+    fig.tight_layout(h_pad=0.2, w_pad=0.1)
+    return fig

@@ -31,8 +31,8 @@ from mgmtn.provenance import record, write_json
 class MaskTask:
     """Per-pixel loss and per-group F1 of the eight mask heads."""
 
-    def __init__(self):
-        self.criterion = MaskLoss()
+    def __init__(self, dice_weight: float = 0.0):
+        self.criterion = MaskLoss(dice_weight)
 
     def loss(self, model, batch):
         return self.criterion(model(batch["image"]).float(), batch["masks"])
@@ -73,7 +73,7 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str = "
     config = {"profile": profile, "annotator": annotator, "seed": seed, "unet": asdict(cfg),
               "data": index.describe()}
     out = Path(out)
-    history = fit(model, MaskTask(), make_loader(train_set, cfg.batch_size, True, 0, seed),
+    history = fit(model, MaskTask(cfg.dice_weight), make_loader(train_set, cfg.batch_size, True, 0, seed),
         make_loader(val_set, cfg.batch_size, False, 0), optimizer, scheduler, loop, out,
         meta={"config": config}, resume=resume)
     model.load_state_dict(load_checkpoint(out / "best.pt")["model"])

@@ -18,6 +18,7 @@ appears, whole, when every image is done.
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import time
@@ -80,9 +81,10 @@ class AnnotationSummary:
         return self.computed / self.seconds if self.seconds > 0 else float("inf")
 
     def __str__(self) -> str:
+        work = (f"{self.computed} annotated in {self.seconds:.1f} s ({self.images_per_s:.1f} images/s)"
+                if self.computed else "already cached")
         return (f"{self.annotator}: {self.images} images, {self.found} faces found, {self.fallbacks} "
-                f"fallbacks; {self.computed} annotated in {self.seconds:.1f} s "
-                f"({self.images_per_s:.1f} images/s) -> {self.path}")
+                f"fallbacks; {work} -> {self.path}")
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -159,12 +161,20 @@ def annotate(root, annotator_name: str, workers: int | None = None, progress: bo
 
     ``out`` defaults to ``box_path(root, annotator_name)``. ``workers``
     defaults to the number of CPUs (only detectors use them; keypoint tables
-    are read in-process). With ``resume``, a run interrupted earlier continues
-    from its ``.partial.npz`` checkpoint.
+    are read in-process). With ``resume``, a finished cache for the same
+    images is kept as it is, and a run interrupted earlier continues from its
+    ``.partial.npz`` checkpoint.
     """
     index = read_index(root)
-    annotator = get_annotator(annotator_name, index=index)
     out = Path(out) if out is not None else box_path(root, annotator_name)
+    finished = out.with_suffix(".json")
+    if resume and out.exists() and finished.exists():
+        with np.load(out) as data:
+            if data["ids"].tolist() == index.ids:
+                done = json.loads(finished.read_text())
+                return AnnotationSummary(path=out, annotator=annotator_name, images=done["images"],
+                                         found=done["found"], computed=0, seconds=0.0)
+    annotator = get_annotator(annotator_name, index=index)
     partial = _partial_path(out)
     state = _resume_state(partial, index.ids, annotator_name) if resume else None
     if state is None:

@@ -8,9 +8,10 @@ package cannot tell them from the real thing.
 
 - ``generate``: a whole dataset folder.
 - ``sample_labels``, ``sample_pose``, ``render_face``: one face at a time,
-  e.g. to switch a single attribute with everything else fixed.
+  e.g. to switch a single attribute with everything else fixed (``attribute_pair``).
 """
 
+from mgmtn.data.synth.contrast import attribute_pair
 from mgmtn.data.synth.generate import generate
 from mgmtn.data.synth.geometry import Pose, landmarks, sample_pose
 from mgmtn.data.synth.labels import sample_labels
