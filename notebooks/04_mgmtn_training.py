@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgmtn import plots
+from mgmtn import plots, results
 from mgmtn.config import ensure_synthetic, get_profile, resolve_data, run_dir
 from mgmtn.evaluate import evaluate
 from mgmtn.paper import TABLE2
@@ -104,3 +104,20 @@ if data_root is None:
 # %% tags=["hide-input"]
 per_attribute = pd.read_csv(runs["mgmtn"] / "eval_val.csv") if "mgmtn" in runs else None
 per_attribute
+
+# %% [markdown]
+# ## Committed runs on the real CelebA subset
+#
+# These runs were made with `make results-cpu` (the `cpu` profile: ResNet18
+# from scratch at 112 px, 20,000 training images) and are read from
+# `results/`; they are validation-split numbers, not CelebA test numbers.
+
+# %% tags=["hide-input"]
+committed = results.evaluations("cpu-celeba-subset/*/eval_val.json")
+if committed.empty:
+    print("no committed runs yet")
+else:
+    committed["train_minutes"] = [round(results.training_time(results.RESULTS / run) / 60, 1)
+                                  for run in committed["run"]]
+    display(committed[["run", "model", "backbone", "image_size", "epochs", "images", "accuracy", "mA",
+                       "train_minutes", "code_version"]].round(4))

@@ -1,6 +1,7 @@
 """The shared trainer: runs end to end, resumes exactly, writes files atomically, works under torchrun."""
 
 import json
+from dataclasses import asdict, replace
 import os
 import subprocess
 import sys
@@ -10,11 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from mgmtn.config import ensure_synthetic
+from mgmtn.config import TrainConfig, ensure_synthetic
 from mgmtn.engine import load_checkpoint, save_checkpoint
 from mgmtn.errors import MgmtnError
 from mgmtn.evaluate import evaluate, predict, read_image
-from mgmtn.train import train
+from mgmtn.models.backbone import create_backbone
+from mgmtn.train import model_from_config, train
 from mgmtn.train_unet import train_unet
 
 FAST = dict(epochs=2, image_size=32, train_limit=48, val_limit=32, batch_size=16)
@@ -116,3 +118,12 @@ def test_two_process_torchrun_smoke(faces, tmp_path):
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(pd.read_csv(tmp_path / "ddp" / "metrics.csv")) == 1
+
+
+def test_backbone_weights_from_a_local_file(tmp_path):
+    source = create_backbone("tiny", levels=(5,))
+    torch.save(source.state_dict(), tmp_path / "weights.pth")
+    train_config = asdict(replace(TrainConfig(), weights=str(tmp_path / "weights.pth")))
+    model = model_from_config({"model": "global", "train": train_config, "unet": None})
+    loaded = model.backbone.state_dict()
+    assert all(torch.equal(loaded[key], value) for key, value in source.state_dict().items())

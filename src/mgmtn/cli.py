@@ -50,7 +50,7 @@ def _train(args) -> None:
     out = train(resolve_data(args.data, args.profile), Path(args.out), args.model, profile=args.profile,
                 unet=Path(args.unet) if args.unet else None, device=args.device, seed=args.seed,
                 resume=args.resume, stop_after=args.stop_after, epochs=args.epochs, backbone=args.backbone,
-                image_size=args.image_size, train_limit=args.limit, loss=args.loss)
+                image_size=args.image_size, train_limit=args.limit, loss=args.loss, weights=args.weights)
     print(f"run: {out}")
 
 
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--unet", default=None, help="train-unet run folder (mask-guided models)")
     train.add_argument("--backbone", default=None, help="timm backbone (default: profile)")
     train.add_argument("--image-size", type=int, default=None, help="input crop size (default: profile)")
+    train.add_argument("--weights", default=None, help="local backbone weights file (works offline)")
     train.add_argument("--loss", default=None, help="efl | focal | bce (default: profile)")
     train.add_argument("--stop-after", type=int, default=None, help="stop after N epochs; continue with --resume")
     _run_options(train, _train)

@@ -38,7 +38,8 @@ class TrainConfig:
     """An attribute model's training run (Sec. 4.2 of the paper for the ``paper`` profile)."""
 
     backbone: str = "tiny"
-    pretrained: bool = False
+    pretrained: bool = False  # timm's ImageNet weights, downloaded or from timm's cache
+    weights: str | None = None  # a local weights file for the backbone instead (works offline)
     image_size: int = 64  # random crop fed to the network
     resize_ratio: float = 256 / 227  # images are resized to image_size * this before the crop (paper: 256 -> 227)
     rotation: float = 15.0  # degrees, at most

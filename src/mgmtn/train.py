@@ -58,8 +58,9 @@ def model_from_config(config: dict, unet_path: Path | None = None) -> torch.nn.M
     """Rebuild a model from a run's ``config.json`` (weights are loaded by the caller)."""
     train = TrainConfig(**config["train"])
     unet = load_unet(unet_path or config["unet"]) if config["model"] in MASK_MODELS else None
+    fresh = not config.get("weights_loaded", False)  # a checkpoint's weights replace the backbone's anyway
     return build_model(config["model"], backbone=train.backbone, unet=unet, mask_scale=train.mask_scale,
-                       pretrained=train.pretrained and not config.get("weights_loaded", False))
+                       pretrained=train.pretrained and fresh, pretrained_file=train.weights if fresh else None)
 
 
 def _fit(model, loaders, cfg: TrainConfig, epochs: int, out: Path, meta: dict, device: str, seed: int,
@@ -84,7 +85,8 @@ def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, devic
     modules (attention and heads) on the frozen backbone. Each stage keeps its
     own run folder under ``out``, so an interrupted start resumes too.
     """
-    first = build_model("global", backbone=cfg.backbone, pretrained=cfg.pretrained).to(device)
+    first = build_model("global", backbone=cfg.backbone, pretrained=cfg.pretrained,
+                        pretrained_file=cfg.weights).to(device)
     stage = out / "stage1-global"
     _fit(first, loaders, cfg, cfg.stage_epochs, stage, {"config": config, "stage": 1}, device, seed,
          resume=(stage / "last.pt").exists())

@@ -1,0 +1,37 @@
+"""The committed results under ``results/``, as tables for the book's pages.
+
+Each run folder there holds the JSON files the CLI wrote (``eval_<split>.json``,
+``mask_f1.json``, ``train.json``), with their provenance; this module only
+reads them, so a page never retypes a number.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mgmtn.config import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "results"
+
+
+def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.DataFrame:
+    """One row per evaluation file: model, data, split, accuracy, mA, and where and how it was made."""
+    rows = []
+    for path in sorted(root.glob(pattern)):
+        result = json.loads(path.read_text())
+        config = result["config"]
+        rows.append({"run": str(path.parent.relative_to(root)), "model": config["model"],
+                     "backbone": config["train"]["backbone"], "image_size": config["train"]["image_size"],
+                     "epochs": config["train"]["epochs"], "seed": config["seed"], "split": result["split"],
+                     "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
+                     "code_version": result["code_version"], "hardware": result["hardware"]["platform"]})
+    return pd.DataFrame(rows)
+
+
+def training_time(run: Path) -> float | None:
+    """Wall seconds of a finished training run (train.json), or None."""
+    path = Path(run) / "train.json"
+    return json.loads(path.read_text())["wall_seconds"] if path.exists() else None
