@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
+from mgmtn.config import UNetConfig
 from mgmtn.losses import build_loss
 from mgmtn.models import UNet, build_model
+from mgmtn.provenance import record, write_json
 
 
 def _sync(device: torch.device) -> None:
@@ -45,7 +48,7 @@ def _rate(step, images: torch.Tensor, args: argparse.Namespace) -> float:
 
 
 def measure(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
-    unet = UNet(base_width=args.unet_width, depth=args.unet_depth, input_size=args.unet_size or args.size)
+    unet = UNet(base_width=args.unet_width, depth=args.unet_depth, input_size=args.unet_size)
     model = build_model(name, backbone=args.backbone, unet=unet).to(device)
     loss_fn = build_loss(args.loss).to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -76,15 +79,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=5, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best is reported")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--unet-width", type=int, default=16)
-    parser.add_argument("--unet-depth", type=int, default=4)
-    parser.add_argument("--unet-size", type=int, default=None, help="UNet input side (default: --size)")
+    unet = UNetConfig()
+    parser.add_argument("--unet-width", type=int, default=unet.base_width)
+    parser.add_argument("--unet-depth", type=int, default=unet.depth)
+    parser.add_argument("--unet-size", type=int, default=unet.input_size, help="UNet input side (profiles' default)")
+    parser.add_argument("--out", default=None, help="also write the rates to this JSON file")
     parser.add_argument("--loss", default="efl")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     torch.manual_seed(0)
     print(f"backbone {args.backbone}, {args.size} px, batch {args.batch}, {device}, "
-          f"UNet at {args.unet_size or args.size} px, {torch.get_num_threads()} threads, "
+          f"UNet at {args.unet_size} px, {torch.get_num_threads()} threads, "
           f"best of {args.repeats} x {args.steps} steps")
     rates = {name: measure(name, args, device) for name in ("global", "mgmtn")}
     print(f"{'model':8s} {'train img/s':>12s} {'infer img/s':>12s}")
@@ -92,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:8s} {rate['train']:12.2f} {rate['infer']:12.2f}")
     ratios = [rates["global"][mode] / rates["mgmtn"][mode] for mode in ("train", "infer")]
     print(f"{'ratio':8s} {ratios[0]:11.2f}x {ratios[1]:11.2f}x   (global / mgmtn: times slower)")
+    if args.out:
+        write_json(Path(args.out), record(device, arguments=vars(args), images_per_s=rates,
+                                          slowdown={"train": ratios[0], "infer": ratios[1]}))
 
 
 if __name__ == "__main__":

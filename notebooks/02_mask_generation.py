@@ -42,15 +42,15 @@ from mgmtn import plots
 from mgmtn.config import resolve_data, shared_data
 from mgmtn.data.celeba import load_image, read_index
 from mgmtn.data.transforms import TrainTransform
-from mgmtn.masks import aligned_fallback, get_annotator, group_boxes, render_masks
+from mgmtn.masks import aligned_fallback, default_annotator, get_annotator, group_boxes, render_masks
 from mgmtn.masks.render import boxes_to_quads
 
 index = read_index(resolve_data(data_root, profile))
 row = 0
 image = load_image(index.image_path(row))
-keypoints = get_annotator("synthetic" if index.keypoints is not None else "celeba5", index=index)(row)
-boxes = group_boxes(keypoints, image.size)
-masks = render_masks(boxes_to_quads(boxes), image.size[::-1])
+keypoints = get_annotator(default_annotator(index), index=index)(row)
+boxes = group_boxes(keypoints if keypoints is not None else aligned_fallback(image.size), image.size)
+masks = render_masks(boxes_to_quads(boxes), image.size)
 
 # %% [markdown]
 # ## Fig. 3: keypoints, boxes and the eight masks
@@ -69,7 +69,7 @@ plots.keypoints_to_masks(image, keypoints, boxes, masks);
 transform = TrainTransform(resize=256, crop=227, p_rotate=1.0, p_flip=1.0)
 moved, quads = transform.apply(image, boxes, np.random.default_rng(seed))
 plots.keypoints_to_masks(moved, None, np.concatenate([quads.min(1), quads.max(1)], axis=1),
-                         render_masks(quads, moved.size[::-1]));
+                         render_masks(quads, moved.size));
 
 # %% [markdown]
 # ## Real faces with dlib's 68 points
@@ -91,5 +91,5 @@ else:
         points = dlib(i)
         found = points is not None
         boxes = group_boxes(points if found else aligned_fallback(face.size), face.size)
-        fig = plots.keypoints_to_masks(face, points, boxes, render_masks(boxes_to_quads(boxes), face.size[::-1]))
+        fig = plots.keypoints_to_masks(face, points, boxes, render_masks(boxes_to_quads(boxes), face.size))
         fig.suptitle(f"{real.ids[i]}: {'dlib keypoints' if found else 'no face found, aligned fallback'}")

@@ -28,8 +28,8 @@ data_root = None
 device = "cpu"
 output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
-annotator = "synthetic"
-unet_run = None  # a train-unet run folder; default: the one page 03 trained, else train one here
+annotator = None  # default: the folder's exact keypoints, else its 5 landmarks, else dlib
+unet_run = None  # a train-unet run folder; default: the one page 03 trained (trained here if absent)
 models = ["global", "mgmtn"]
 
 # %%
@@ -45,8 +45,8 @@ from mgmtn.train import train
 from mgmtn.train_unet import train_unet
 
 data = resolve_data(data_root, profile)
-out = run_dir(output_dir, "04_mgmtn_training", profile)
-unet_run = Path(unet_run or out.parent / "03_unet_training" / "unet")
+out = run_dir(output_dir, "04_mgmtn_training", profile, data)
+unet_run = Path(unet_run or run_dir(None, "03_unet_training", profile, data) / "unet")
 if not (unet_run / "unet.pt").exists():
     train_unet(data, unet_run, profile=profile, annotator=annotator, device=device, seed=seed)
 runs = {}
@@ -68,8 +68,8 @@ plots.learning_curves({name: pd.read_csv(run / "metrics.csv") for name, run in r
 # them only in the `paper` profile on real CelebA.
 
 # %%
-results = {name: evaluate(run, data, split="val", device=device) for name, run in runs.items()}
-table = pd.DataFrame({name: {"accuracy": r["accuracy"], "mA": r["mA"]} for name, r in results.items()}).T
+val_scores = {name: evaluate(run, data, split="val", device=device) for name, run in runs.items()}
+table = pd.DataFrame({name: {"accuracy": r["accuracy"], "mA": r["mA"]} for name, r in val_scores.items()}).T
 table.index = [f"ours: {name} ({profile} profile, val)" for name in table.index]
 rows = TABLE2[TABLE2.backbone.isin(["ResNeSt50", "ResNet50"]) & TABLE2.method.isin(["baseline", "MGMTN"])]
 paper = rows.set_index("paper: " + rows.method + " (" + rows.backbone + ", CelebA test)")
@@ -117,7 +117,7 @@ committed = results.evaluations("cpu-celeba-subset/*/eval_val.json")
 if committed.empty:
     print("no committed runs yet")
 else:
-    committed["train_minutes"] = [round(results.training_time(results.RESULTS / run) / 60, 1)
-                                  for run in committed["run"]]
+    minutes = [results.training_time(results.RESULTS / run) for run in committed["run"]]
+    committed["train_minutes"] = [round(m / 60, 1) if m is not None else None for m in minutes]
     display(committed[["run", "model", "backbone", "image_size", "epochs", "images", "accuracy", "mA",
                        "train_minutes", "code_version"]].round(4))

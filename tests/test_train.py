@@ -14,7 +14,8 @@ from PIL import Image
 from mgmtn.config import TrainConfig, ensure_synthetic
 from mgmtn.engine import load_checkpoint, save_checkpoint
 from mgmtn.errors import MgmtnError
-from mgmtn.evaluate import evaluate, predict, read_image
+from mgmtn.data.celeba import load_image
+from mgmtn.evaluate import evaluate, predict
 from mgmtn.models.backbone import create_backbone
 from mgmtn.train import model_from_config, train
 from mgmtn.train_unet import train_unet
@@ -45,6 +46,8 @@ def test_interrupted_run_resumes_to_the_same_result(faces, unet_run, tmp_path):
     loss_a, loss_b = (load_checkpoint(run / "last.pt")["stateful"]["loss"] for run in (straight, tmp_path / "resumed"))
     for key in loss_a:
         torch.testing.assert_close(loss_a[key], loss_b[key])
+    with pytest.raises(MgmtnError, match="already holds a run"):
+        train(faces, straight, "mgmtn", unet=unet_run, **FAST)
     with pytest.raises(MgmtnError, match="another configuration"):
         train(faces, tmp_path / "resumed", "mgmtn", unet=unet_run, resume=True, **{**FAST, "epochs": 3})
 
@@ -84,9 +87,9 @@ def test_predict_accepts_any_size_and_mode_and_names_bad_files(faces, tmp_path):
     exif[0x0112] = 6  # stored sideways: rotate 90 degrees to view
     Image.new("RGB", (218, 178), (180, 140, 120)).save(rotated, exif=exif)
     bad.write_bytes(b"not an image")
-    assert read_image(rotated).size == (178, 218)
+    assert load_image(rotated, upright=True).size == (178, 218)
     assert predict(run, [grey, rgba, rotated]).shape == (40, 3)
-    with pytest.raises(MgmtnError, match=r"bad.jpg: not a readable image"):
+    with pytest.raises(MgmtnError, match=r"bad.jpg: cannot decode image"):
         predict(run, [grey, bad])
     with pytest.raises(MgmtnError, match="predicts no masks"):
         predict(run, [grey], overlay_dir=tmp_path / "overlay")

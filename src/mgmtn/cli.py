@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     unet = verbs.add_parser("train-unet", help="train the 8-head UNet on group masks (AML stage 1)")
     unet.add_argument("data", nargs="?", default=None, help="dataset folder (default: the profile's synthetic faces)")
     unet.add_argument("--out", required=True, help="run folder")
-    unet.add_argument("--annotator", default="synthetic", help="where the boxes come from (default synthetic)")
+    unet.add_argument("--annotator", default=None,
+                      help="where the boxes come from (default: the folder's keypoints, else its landmarks, else dlib)")
     unet.add_argument("--input-size", type=int, default=None, help="UNet input resolution (default: profile)")
     _run_options(unet, _train_unet)
 

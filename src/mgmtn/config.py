@@ -8,6 +8,7 @@ a profile name, so one switch moves a whole book between scales.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ class UNetConfig:
     dice_weight: float = 1.0  # added to the per-pixel BCE: without it thin masks (eyes, nose) collapse to empty
     train_limit: int | None = None
     val_limit: int | None = None
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ PROFILES: dict[str, Profile] = {
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,
         unet=UNetConfig(epochs=5),
-        train=TrainConfig(backbone="resnet18", image_size=112, epochs=4, batch_size=64, lr=1e-3, workers=1)),
+        train=TrainConfig(backbone="resnet18", image_size=112, epochs=3, batch_size=64, lr=1e-3, workers=1)),
     "paper": Profile(
         "paper", "the paper's protocol (ResNeSt50, 227 px, ImageNet weights) on a GPU",
         synth_images=20000,
@@ -105,9 +107,13 @@ def shared_data(name: str) -> Path | None:
     return path if path.is_dir() else None
 
 
-def run_dir(output_dir: str | os.PathLike | None, name: str, profile: str) -> Path:
-    """A notebook's output folder: the one given, or ``build/runs/<profile>/<name>`` in the checkout."""
-    return Path(output_dir) if output_dir else PROJECT_ROOT / "build" / "runs" / profile / name
+def run_dir(output_dir: str | os.PathLike | None, name: str, profile: str, data: Path) -> Path:
+    """A notebook's output folder: the one given, or one per (profile, dataset) under ``build/runs``."""
+    if output_dir:
+        return Path(output_dir)
+    data = Path(data).resolve()
+    key = hashlib.sha1(str(data).encode()).hexdigest()[:8]
+    return PROJECT_ROOT / "build" / "runs" / f"{profile}-{data.name}-{key}" / name
 
 
 def home() -> Path:

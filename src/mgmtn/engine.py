@@ -17,7 +17,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,9 +41,7 @@ class Task(Protocol):
 @dataclass
 class LoopConfig:
     epochs: int
-    batch_size: int
     seed: int = 0
-    workers: int = 0
     device: str = "cpu"
     score: str = "accuracy"  # validation metric that selects best.pt (higher is better)
     stop_after: int | None = None  # finish this call after that many epochs; resume later
@@ -118,8 +116,10 @@ def make_loader(dataset, batch_size: int, shuffle: bool, workers: int, seed: int
         sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
     else:
         sampler = None
+    # Workers are started anew each epoch (not persistent), so they see the dataset's current epoch
+    # and draw that epoch's augmentations.
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
+                      pin_memory=torch.cuda.is_available())
 
 
 def _set_epoch(loader: DataLoader, epoch: int, seed: int) -> None:
@@ -134,8 +134,7 @@ def _set_epoch(loader: DataLoader, epoch: int, seed: int) -> None:
 
 def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader: DataLoader,
         optimizer: torch.optim.Optimizer, scheduler, config: LoopConfig, out: Path,
-        stateful: dict[str, object] | None = None, meta: dict | None = None, resume: bool = False,
-        on_epoch: Callable[[int, dict], None] | None = None) -> pd.DataFrame:
+        stateful: dict[str, object] | None = None, meta: dict | None = None, resume: bool = False) -> pd.DataFrame:
     """Train for ``config.epochs`` epochs, checkpointing after each; returns the per-epoch metrics.
 
     ``stateful`` holds extra objects with ``state_dict``/``load_state_dict``
@@ -160,6 +159,8 @@ def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader
         history, best, start = state["history"], state["best"], state["epoch"] + 1
     elif resume:
         raise MgmtnError(f"{out}: nothing to resume (no last.pt)")
+    elif (out / "last.pt").exists():
+        raise MgmtnError(f"{out} already holds a run: resume it or choose another folder")
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
     use_bf16 = device.type == "cuda"
@@ -180,13 +181,14 @@ def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader
             size = len(batch["image"])
             total, seen = total + loss.item() * size, seen + size
             bar.set_postfix(loss=f"{total / seen:.4f}")
+        lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         train_seconds = time.perf_counter() - started
         model.eval()
         metrics = task.evaluate(model, val_loader)
         row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "train_seconds": round(train_seconds, 2),
                "eval_seconds": round(time.perf_counter() - started - train_seconds, 2),
-               "lr": optimizer.param_groups[0]["lr"], **{f"val_{k}": v for k, v in metrics.items()}}
+               "lr": lr, **{f"val_{k}": v for k, v in metrics.items()}}
         history.append(row)
         improved = metrics[config.score] > best
         best = max(best, metrics[config.score])
@@ -194,8 +196,8 @@ def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader
             _write_epoch(out, model, optimizer, scheduler, stateful, history, best, epoch, improved, meta or {})
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}: " +
                        ", ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float)))
-        if on_epoch is not None:
-            on_epoch(epoch, row)
+    if dist.is_initialized():
+        dist.barrier()  # other ranks may read what rank 0 just wrote
     return pd.DataFrame(history)
 
 

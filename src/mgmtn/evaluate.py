@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mgmtn import metrics
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.data.celeba import read_index
+from mgmtn.data.celeba import load_image, read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.layout import atomic_write
 from mgmtn.data.transforms import EvalTransform
@@ -65,21 +64,10 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
     return result
 
 
-def read_image(path: Path) -> Image.Image:
-    """Any size, greyscale, RGBA or EXIF-rotated file as upright RGB; a clear error otherwise."""
-    try:
-        with Image.open(path) as image:
-            return ImageOps.exif_transpose(image).convert("RGB")
-    except FileNotFoundError:
-        raise MgmtnError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise MgmtnError(f"{path}: not a readable image ({error})") from None
-
-
 @torch.no_grad()
 def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Path | None = None) -> pd.DataFrame:
     """Attribute probabilities, one column per image; optional PNGs of the eight predicted masks."""
-    pictures = [read_image(Path(p)) for p in images]  # fail on a bad file before any work
+    pictures = [load_image(Path(p), upright=True) for p in images]  # fail on a bad file before any work
     model, config = load_run(run, device)
     transform = EvalTransform(size=config["train"]["image_size"])
     rng = np.random.default_rng(0)

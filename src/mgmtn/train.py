@@ -24,7 +24,8 @@ from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
 from mgmtn.models import MASK_MODELS, MODEL_NAMES, build_model
 from mgmtn.provenance import record, write_json
-from mgmtn.train_unet import load_unet
+from mgmtn.models.unet import UNet
+from mgmtn.train_unet import load_unet, unet_record
 
 
 class AttributeTask:
@@ -54,11 +55,18 @@ def predict_probs(model, loader, device: str | None = None) -> tuple[np.ndarray,
     return np.concatenate(targets).astype(np.uint8), np.concatenate(probs)
 
 
-def model_from_config(config: dict, unet_path: Path | None = None) -> torch.nn.Module:
-    """Rebuild a model from a run's ``config.json`` (weights are loaded by the caller)."""
+def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
+    """Build the model a run's ``config.json`` describes.
+
+    ``fresh``: a new model for training (pretrained backbone weights, the
+    trained UNet read from its run folder). Otherwise the weights will come
+    from a checkpoint of this run, which holds the UNet's too, so only the
+    architectures are built and the UNet's folder need not exist any more.
+    """
     train = TrainConfig(**config["train"])
-    unet = load_unet(unet_path or config["unet"]) if config["model"] in MASK_MODELS else None
-    fresh = not config.get("weights_loaded", False)  # a checkpoint's weights replace the backbone's anyway
+    unet = None
+    if config["model"] in MASK_MODELS:
+        unet = load_unet(config["unet"]["run"]) if fresh else UNet(**config["unet"]["architecture"])
     return build_model(config["model"], backbone=train.backbone, unet=unet, mask_scale=train.mask_scale,
                        pretrained=train.pretrained and fresh, pretrained_file=train.weights if fresh else None)
 
@@ -71,8 +79,7 @@ def _fit(model, loaders, cfg: TrainConfig, epochs: int, out: Path, meta: dict, d
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if torch.distributed.is_initialized() else model
-    loop = LoopConfig(epochs=epochs, batch_size=cfg.batch_size, seed=seed, workers=cfg.workers, device=device,
-                      score="accuracy", stop_after=stop_after)
+    loop = LoopConfig(epochs=epochs, seed=seed, device=device, score="accuracy", stop_after=stop_after)
     return fit(wrapped, AttributeTask(loss), *loaders, optimizer, scheduler, loop, out, stateful={"loss": loss},
                meta=meta, resume=resume)
 
@@ -126,10 +133,13 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     loaders = (make_loader(train_set, cfg.batch_size, True, cfg.workers, seed),
                make_loader(val_set, cfg.batch_size, False, cfg.workers))
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
-              "unet": str(unet) if unet else None, "data": index.describe()}
-    model = model_from_config(config).to(device)
+              "unet": unet_record(unet) if model_name in MASK_MODELS else None, "data": index.describe()}
     out = Path(out)
-    if is_main():
+    if resume != (out / "last.pt").exists():
+        raise MgmtnError(f"{out}: nothing to resume (no last.pt)" if resume else
+                         f"{out} already holds a run: pass --resume or choose another folder")
+    model = model_from_config(config).to(device)
+    if is_main() and not resume:
         write_json(out / "config.json", config)
     if cfg.stage_epochs and model_name != "global":
         _warm_start(model, loaders, cfg, config, out, device, seed)
@@ -141,11 +151,11 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     return out
 
 
-def load_run(run: Path, device: str = "cpu", unet: Path | None = None) -> tuple[torch.nn.Module, dict]:
+def load_run(run: Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     """The best-on-val model of a run folder, in eval mode, and its config."""
     run = Path(run)
     state = load_checkpoint(run / "best.pt")
     config = state["meta"]["config"]
-    model = model_from_config({**config, "weights_loaded": True}, unet)
+    model = model_from_config(config, fresh=False)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

@@ -16,20 +16,21 @@ from pathlib import Path
 import torch
 
 from mgmtn.attributes import GROUP_NAMES
-from mgmtn.config import UNetConfig, get_profile
+from mgmtn.config import TrainConfig, UNetConfig, get_profile
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.engine import LoopConfig, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import MaskLoss
-from mgmtn.masks.cache import annotate, box_path, load_boxes
-from mgmtn.models.unet import UNet, mask_f1
+from mgmtn.masks.annotators import default_annotator
+from mgmtn.masks.cache import annotate, load_boxes
+from mgmtn.models.unet import UNet, f1_from_counts, mask_counts
 from mgmtn.provenance import record, write_json
 
 
 class MaskTask:
-    """Per-pixel loss and per-group F1 of the eight mask heads."""
+    """Per-pixel loss and per-group F1 (counts summed over the whole split) of the eight mask heads."""
 
     def __init__(self, dice_weight: float = 0.0):
         self.criterion = MaskLoss(dice_weight)
@@ -40,45 +41,45 @@ class MaskTask:
     @torch.no_grad()
     def evaluate(self, model, loader) -> dict[str, float]:
         device = next(model.parameters()).device
-        scores = torch.stack([mask_f1(model(b["image"].to(device)).float().cpu(), b["masks"], logits=True) * len(b["image"])
-                              for b in loader]).sum(0) / len(loader.dataset)
-        return {"mean_f1": float(scores.mean()), **{f"f1_{g}": float(s) for g, s in zip(GROUP_NAMES, scores)}}
+        counts = sum(mask_counts(model(b["image"].to(device)).float().sigmoid().cpu(), b["masks"]) for b in loader)
+        scores = f1_from_counts(counts)
+        return {"mean_f1": float(scores.mean()), **{f"f1_{g}": float(v) for g, v in zip(GROUP_NAMES, scores)}}
 
 
-def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str = "synthetic", device: str = "cpu",
+def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | None = None, device: str = "cpu",
                seed: int = 0, resume: bool = False, **overrides) -> dict:
-    """Train the UNet on ``data``'s train split; returns the validation F1 record written to the run."""
+    """Train the UNet on ``data``'s train split; returns the validation F1 record written to the run.
+
+    ``annotator`` defaults to the best one the folder allows (``default_annotator``).
+    """
     cfg: UNetConfig = replace(get_profile(profile).unet, **{k: v for k, v in overrides.items() if v is not None})
     seed_everything(seed)
     index = read_index(data)
-    if not box_path(data, annotator).exists():
-        annotate(data, annotator)
-    boxes = load_boxes(data, annotator, index=index)
-    summary = box_path(data, annotator).with_suffix(".json")
-    annotation = json.loads(summary.read_text()) if summary.exists() else None
-    rows = {name: (index.partition == code).nonzero()[0] for name, code in (("train", 0), ("val", 1))}
-    limits = {"train": cfg.train_limit, "val": cfg.val_limit}
-    subsets = {name: (index.select(r[:limits[name]]), boxes[r[:limits[name]]]) for name, r in rows.items()}
-    if min(len(s[0]) for s in subsets.values()) == 0:
+    annotator = annotator or default_annotator(index)
+    summary = annotate(data, annotator)
+    train_index, val_index = index.split("train", cfg.train_limit), index.split("val", cfg.val_limit)
+    if len(train_index) == 0 or len(val_index) == 0:
         raise MgmtnError(f"{data}: need images in both the train and val partitions")
     size = cfg.input_size
-    (train_index, train_boxes), (val_index, val_boxes) = subsets["train"], subsets["val"]
-    train_set = CelebADataset(train_index, transform=TrainTransform(resize=round(size * 256 / 227), crop=size), boxes=train_boxes,
-                              seed=seed)
-    val_set = CelebADataset(val_index, transform=EvalTransform(size=size), boxes=val_boxes)
-    model = UNet(base_width=cfg.base_width, depth=cfg.depth, input_size=size).to(device)
+    train_set = CelebADataset(train_index, boxes=load_boxes(data, annotator, index=train_index), seed=seed,
+                              transform=TrainTransform(resize=round(size * TrainConfig.resize_ratio), crop=size))
+    val_set = CelebADataset(val_index, transform=EvalTransform(size=size),
+                            boxes=load_boxes(data, annotator, index=val_index))
+    loaders = [make_loader(dataset, cfg.batch_size, shuffle, cfg.workers, seed)
+               for dataset, shuffle in ((train_set, True), (val_set, False))]
+    model = UNet(**_architecture(asdict(cfg))).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, device=device, score="mean_f1")
     config = {"profile": profile, "annotator": annotator, "seed": seed, "unet": asdict(cfg),
               "data": index.describe()}
     out = Path(out)
-    history = fit(model, MaskTask(cfg.dice_weight), make_loader(train_set, cfg.batch_size, True, 0, seed),
-        make_loader(val_set, cfg.batch_size, False, 0), optimizer, scheduler, loop, out,
-        meta={"config": config}, resume=resume)
+    history = fit(model, MaskTask(cfg.dice_weight), *loaders, optimizer, scheduler,
+                  LoopConfig(epochs=cfg.epochs, seed=seed, device=device, score="mean_f1"), out,
+                  meta={"config": config}, resume=resume)
     model.load_state_dict(load_checkpoint(out / "best.pt")["model"])
     save_checkpoint(out / "unet.pt", {"model": model.state_dict(), "config": asdict(cfg)})
-    scores = MaskTask().evaluate(model.eval(), make_loader(val_set, cfg.batch_size, False, 0))
+    scores = MaskTask().evaluate(model.eval(), loaders[1])
+    annotation = json.loads(summary.path.with_suffix(".json").read_text())
     result = record(device, config=config, annotation=annotation, split="val", images=len(val_set),
                     mean_f1=scores["mean_f1"], f1_per_group={g: scores[f"f1_{g}"] for g in GROUP_NAMES},
                     wall_seconds=round(float((history["train_seconds"] + history["eval_seconds"]).sum()), 1))
@@ -86,12 +87,25 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str = "
     return result
 
 
+def _architecture(config: dict) -> dict:
+    """The UNetConfig fields that shape the network (the rest only shape its training)."""
+    return {key: config[key] for key in ("base_width", "depth", "input_size")}
+
+
+def _unet_file(run: str | Path) -> Path:
+    path = Path(run)
+    return path / "unet.pt" if path.is_dir() else path
+
+
+def unet_record(run: str | Path) -> dict:
+    """Where a trained UNet lives and its architecture, as recorded in an attribute run's config."""
+    path = _unet_file(run).resolve()
+    return {"run": str(path), "architecture": _architecture(load_checkpoint(path)["config"])}
+
+
 def load_unet(run: str | Path) -> UNet:
     """The trained UNet of a ``train-unet`` run folder (or its ``unet.pt``), frozen, in eval mode."""
-    path = Path(run)
-    path = path / "unet.pt" if path.is_dir() else path
-    state = load_checkpoint(path)
-    cfg = UNetConfig(**state["config"])
-    unet = UNet(base_width=cfg.base_width, depth=cfg.depth, input_size=cfg.input_size)
+    state = load_checkpoint(_unet_file(run))
+    unet = UNet(**_architecture(state["config"]))
     unet.load_state_dict(state["model"])
     return unet.requires_grad_(False).eval()

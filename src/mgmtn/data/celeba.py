@@ -1,7 +1,7 @@
 """Reader for a dataset folder in the CelebA layout.
 
-Real CelebA, LFWA converted by ``mgmtn import-lfwa`` and the faces of
-``mgmtn synth`` all share this layout, so the rest of the package reads data
+Real CelebA, the faces of ``mgmtn synth`` and any dataset converted to it
+share this layout, so the rest of the package reads data
 through ``read_index`` alone. Every malformed input raises ``DataError`` with
 the file and line at fault, because a user facing 200k rows cannot find a
 bad one from a bare traceback.
@@ -13,9 +13,10 @@ import os
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.data.layout import (ATTR_FILE, IMAGE_DIR, KEYPOINT_FILE, KEYPOINT_HEADER, LANDMARK_FILE,
@@ -78,7 +79,13 @@ def _lines(path: Path) -> list[str]:
         return f.read().splitlines()
 
 
-def _read_table(path: Path, header: list[str] | None, width: int) -> tuple[list[str], list[list[str]]]:
+class _Table(NamedTuple):
+    ids: list[str]
+    rows: list[list[str]]
+    lines: list[int]  # the 1-based line number of each row, for error messages
+
+
+def _read_table(path: Path, header: list[str] | None, width: int) -> _Table:
     """Rows ``<id> v1 .. v_width`` after an optional ``count`` + names header, checked."""
     lines = _lines(path)
     first = 0
@@ -93,7 +100,7 @@ def _read_table(path: Path, header: list[str] | None, width: int) -> tuple[list[
             raise DataError(f"{path}, line 2: header does not match the expected {width} names "
                             f"(starting {' '.join(header[:3])} ...); got {lines[1][:80]!r}")
         first = 2
-    ids, rows = [], []
+    table = _Table([], [], [])
     for number, line in enumerate(lines[first:], start=first + 1):
         fields = line.split()
         if not fields:
@@ -101,36 +108,37 @@ def _read_table(path: Path, header: list[str] | None, width: int) -> tuple[list[
         if len(fields) != width + 1:
             raise DataError(f"{path}, line {number}: expected an id and {width} values, "
                             f"got {len(fields)} fields")
-        ids.append(fields[0])
-        rows.append(fields[1:])
-    if header is not None and count != len(ids):
-        raise DataError(f"{path}, line 1: says {count} rows but the file has {len(ids)}")
-    return ids, rows
+        table.ids.append(fields[0])
+        table.rows.append(fields[1:])
+        table.lines.append(number)
+    if header is not None and count != len(table.ids):
+        raise DataError(f"{path}, line 1: says {count} rows but the file has {len(table.ids)}")
+    return table
 
 
-def _as_numbers(path: Path, rows: list[list[str]], dtype, first_line: int) -> np.ndarray:
+def _as_numbers(path: Path, table: _Table, dtype) -> np.ndarray:
     try:
-        return np.array(rows, dtype=dtype)
-    except ValueError:
-        for number, row in enumerate(rows, start=first_line):
+        return np.array(table.rows, dtype=dtype)
+    except (ValueError, OverflowError):
+        for number, row in zip(table.lines, table.rows):
             try:
                 np.array(row, dtype=dtype)
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise DataError(f"{path}, line {number}: not a number in {' '.join(row)[:80]!r}") from None
         raise
 
 
 def read_attributes(root: Path) -> tuple[list[str], np.ndarray]:
     path = root / ATTR_FILE
-    ids, rows = _read_table(path, list(ATTRIBUTES), len(ATTRIBUTES))
-    values = _as_numbers(path, rows, np.int8, 3)
+    table = _read_table(path, list(ATTRIBUTES), len(ATTRIBUTES))
+    values = _as_numbers(path, table, np.int64)
     bad = np.flatnonzero(~np.isin(values, (1, -1)).all(axis=1))
     if bad.size:
         row = values[bad[0]]
         column = int(np.flatnonzero(~np.isin(row, (1, -1)))[0])
-        raise DataError(f"{path}, line {bad[0] + 3}: {ATTRIBUTES[column]} is {row[column]}, "
+        raise DataError(f"{path}, line {table.lines[bad[0]]}: {ATTRIBUTES[column]} is {row[column]}, "
                         f"expected 1 or -1")
-    return ids, (values > 0).astype(np.uint8)
+    return table.ids, (values > 0).astype(np.uint8)
 
 
 def _partition_by_id_range(path: Path, ids: list[str]) -> np.ndarray:
@@ -148,13 +156,12 @@ def read_partition(root: Path, ids: list[str]) -> np.ndarray:
     path = root / PARTITION_FILE
     if not path.exists():
         return _partition_by_id_range(path, ids)
-    part_ids, rows = _read_table(path, None, 1)
-    values = _as_numbers(path, rows, np.int64, 1)[:, 0]
-    lines = [n for n, line in enumerate(_lines(path), start=1) if line.strip()]
+    table = _read_table(path, None, 1)
+    values = _as_numbers(path, table, np.int64)[:, 0]
     bad = np.flatnonzero(~np.isin(values, list(PARTITIONS.values())))
     if bad.size:
-        raise DataError(f"{path}, line {lines[bad[0]]}: partition {values[bad[0]]} is not 0, 1 or 2")
-    position = {image_id: k for k, image_id in enumerate(part_ids)}
+        raise DataError(f"{path}, line {table.lines[bad[0]]}: partition {values[bad[0]]} is not 0, 1 or 2")
+    position = {image_id: k for k, image_id in enumerate(table.ids)}
     missing = [i for i in ids if i not in position]
     if missing:
         raise DataError(f"{path}: {len(missing)} images of {ATTR_FILE} have no partition "
@@ -165,10 +172,10 @@ def read_partition(root: Path, ids: list[str]) -> np.ndarray:
 def _read_points(path: Path, ids: list[str], count: int, names: list[str]) -> np.ndarray | None:
     if not path.exists():
         return None
-    point_ids, rows = _read_table(path, names, 2 * count)
-    if point_ids != ids:
+    table = _read_table(path, names, 2 * count)
+    if table.ids != ids:
         raise DataError(f"{path}: image ids differ from {ATTR_FILE} (row order and count must match)")
-    return _as_numbers(path, rows, np.float32, 3).reshape(len(ids), count, 2)
+    return _as_numbers(path, table, np.float32).reshape(len(ids), count, 2)
 
 
 def _check_images(root: Path, ids: list[str]) -> None:
@@ -187,6 +194,7 @@ def read_index(root: str | os.PathLike, split: str | None = None, limit: int | N
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder not found")
+    root = root.resolve()  # results record where their data came from
     ids, labels = read_attributes(root)
     _check_images(root, ids)
     index = CelebAIndex(
@@ -196,11 +204,14 @@ def read_index(root: str | os.PathLike, split: str | None = None, limit: int | N
     return index.split(split, limit) if split is not None or limit is not None else index
 
 
-def load_image(path: Path) -> Image.Image:
-    """An RGB image, with a DataError naming the file when it cannot be decoded."""
+def load_image(path: Path, upright: bool = False) -> Image.Image:
+    """An RGB image (any mode on disk), with a DataError naming the file when it cannot be decoded.
+
+    ``upright`` applies the EXIF orientation, for photos from cameras and phones.
+    """
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            return (ImageOps.exif_transpose(image) if upright else image).convert("RGB")
     except FileNotFoundError:
         raise DataError(f"{path}: image not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:

@@ -197,3 +197,10 @@ def get_annotator(name: str, root=None, *, index: CelebAIndex | None = None) -> 
     if name == "synthetic":
         return TableAnnotator(name, index, index.keypoints, KEYPOINT_FILE)
     return TableAnnotator(name, index, index.landmarks, LANDMARK_FILE)
+
+
+def default_annotator(index: CelebAIndex) -> str:
+    """The most exact annotator a folder allows: its own keypoints, else its 5 landmarks, else dlib."""
+    if index.keypoints is not None:
+        return "synthetic"
+    return "celeba5" if index.landmarks is not None else "dlib"
