@@ -24,7 +24,7 @@ from mgmtn.engine import LoopConfig, fit, load_checkpoint, make_loader, save_che
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import MaskLoss
 from mgmtn.masks.annotators import default_annotator
-from mgmtn.masks.cache import annotate, load_boxes
+from mgmtn.masks.cache import annotate, box_path, load_boxes
 from mgmtn.models.unet import UNet, f1_from_counts, mask_counts
 from mgmtn.provenance import record, write_json
 
@@ -56,7 +56,7 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
     seed_everything(seed)
     index = read_index(data)
     annotator = annotator or default_annotator(index)
-    summary = annotate(data, annotator)
+    annotate(data, annotator)
     train_index, val_index = index.split("train", cfg.train_limit), index.split("val", cfg.val_limit)
     if len(train_index) == 0 or len(val_index) == 0:
         raise MgmtnError(f"{data}: need images in both the train and val partitions")
@@ -78,12 +78,29 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
                   meta={"config": config}, resume=resume)
     model.load_state_dict(load_checkpoint(out / "best.pt")["model"])
     save_checkpoint(out / "unet.pt", {"model": model.state_dict(), "config": asdict(cfg)})
-    scores = MaskTask().evaluate(model.eval(), loaders[1])
-    annotation = json.loads(summary.path.with_suffix(".json").read_text())
-    result = record(device, config=config, annotation=annotation, split="val", images=len(val_set),
-                    mean_f1=scores["mean_f1"], f1_per_group={g: scores[f"f1_{g}"] for g in GROUP_NAMES},
-                    wall_seconds=round(float((history["train_seconds"] + history["eval_seconds"]).sum()), 1))
-    write_json(out / "mask_f1.json", result)
+    wall = round(float((history["train_seconds"] + history["eval_seconds"]).sum()), 1)
+    return evaluate_unet(out, data, annotator, split="val", limit=cfg.val_limit, device=device,
+                         training={"config": config, "wall_seconds": wall})
+
+
+def evaluate_unet(run: Path, data: Path, annotator: str, split: str = "val", limit: int | None = None,
+                  device: str = "cpu", training: dict | None = None) -> dict:
+    """Mean and per-group mask F1 of a trained UNet on a split; written to ``RUN/mask_f1.json``.
+
+    The F1 of each group pools the pixel counts of the whole split (Sec. 4.4
+    reports the mean over groups). ``training`` (config and wall time) and the
+    annotation statistics of the boxes are recorded beside the scores.
+    """
+    unet = load_unet(run).to(device)
+    index = read_index(data).split(split, limit)
+    boxes = load_boxes(data, annotator, index=index)
+    dataset = CelebADataset(index, transform=EvalTransform(size=unet.input_size), boxes=boxes)
+    scores = MaskTask().evaluate(unet, make_loader(dataset, 64, False, 0))
+    summary = box_path(data, annotator).with_suffix(".json")
+    result = record(device, **(training or {}), annotator=annotator, split=split, images=len(index),
+                    annotation=json.loads(summary.read_text()) if summary.exists() else None,
+                    mean_f1=scores["mean_f1"], f1_per_group={g: scores[f"f1_{g}"] for g in GROUP_NAMES})
+    write_json(Path(run) / "mask_f1.json", result)
     return result
 
 
