@@ -109,8 +109,13 @@ plots.mask_comparison(images, predicted, np.stack(truth));
 # feature maps of about 29 x 29 and 15 x 15 cells. The committed measurement
 # below (`benchmarks/bench_unet_resolution.py`, same images and epochs for
 # every size, real CelebA subset with dlib boxes) shows what a smaller input
-# costs in mask F1 and gains in speed; the profiles' default of 64 px comes
-# from it.
+# costs in mask F1 and gains in speed. Mask F1 stops improving beyond about
+# 48 px while the cost per image grows with the square of the side, so the
+# profiles use 64 px: a margin above that, and more than twice the side of the
+# largest feature map the masks are used on (29 cells at 227 px). The
+# measurement ran 3 epochs per size on a shared 2-core machine: F1 differences
+# of a few points between sizes are within training noise (see the Eyes
+# column), and the speeds are indicative only.
 
 # %% tags=["hide-input"]
 measured = sorted(results.RESULTS.glob("unet_resolution_*.json"))
