@@ -126,7 +126,7 @@ def attribute_contrasts(base: np.ndarray, seed: int = 0, columns: int = 8):
     from mgmtn.data.synth import attribute_pair
 
     rows = (len(ATTRIBUTES) + columns - 1) // columns
-    fig, axes = plt.subplots(2 * rows, columns, figsize=(1.6 * columns, 4.1 * rows), squeeze=False)
+    fig, axes = plt.subplots(2 * rows, columns, figsize=(1.25 * columns, 3.2 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for k, name in enumerate(ATTRIBUTES):
