@@ -28,3 +28,11 @@ def test_check_reports_bad_row_without_traceback(tiny_celeba):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{ATTR_FILE}, line 4:" in result.stderr and "expected 1 or -1" in result.stderr
+
+
+def test_evaluate_and_predict_verbs_reach_their_run_folder(tiny_celeba, capsys):
+    # the positional RUN argument must not shadow the verb's handler
+    for argv in (["evaluate", str(tiny_celeba / "no-run"), "--data", str(tiny_celeba)],
+                 ["predict", str(tiny_celeba / "no-run"), str(tiny_celeba / "img_align_celeba" / "000001.jpg")]):
+        assert main(argv) == 2
+        assert "no-run/best.pt: checkpoint not found" in capsys.readouterr().err

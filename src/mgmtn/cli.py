@@ -99,7 +99,7 @@ def _book(args) -> None:
     print(f"book: {page}")
 
 
-def _run_options(parser: argparse.ArgumentParser, run) -> None:
+def _run_options(parser: argparse.ArgumentParser, handler) -> None:
     """Options every training verb shares."""
     parser.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
     parser.add_argument("--epochs", type=int, default=None, help="(default: profile)")
@@ -107,7 +107,7 @@ def _run_options(parser: argparse.ArgumentParser, run) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
-    parser.set_defaults(run=run)
+    parser.set_defaults(handler=handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,19 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--label-noise", type=float, default=0.0,
                        help="probability of flipping each stored label (default 0)")
     synth.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-    synth.set_defaults(run=_synth)
+    synth.set_defaults(handler=_synth)
 
     check = verbs.add_parser("check", help="validate a CelebA-layout folder and print its statistics")
     check.add_argument("data", help="dataset folder")
     check.add_argument("--decode", action="store_true", help="also decode every image (slow)")
-    check.set_defaults(run=_check)
+    check.set_defaults(handler=_check)
 
     annotate = verbs.add_parser("annotate", help="cache the eight group boxes of every image of a folder")
     annotate.add_argument("data", help="dataset folder")
     annotate.add_argument("--annotator", default="synthetic", help="synthetic | celeba5 | dlib | farl")
     annotate.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     annotate.add_argument("--restart", action="store_true", help="ignore a partial cache and start over")
-    annotate.set_defaults(run=_annotate)
+    annotate.set_defaults(handler=_annotate)
 
     unet = verbs.add_parser("train-unet", help="train the 8-head UNet on group masks (AML stage 1)")
     unet.add_argument("data", nargs="?", default=None, help="dataset folder (default: the profile's synthetic faces)")
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="JSON file (default RUN/eval_SPLIT.json)")
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
     evaluate.add_argument("--device", default="cpu")
-    evaluate.set_defaults(run=_evaluate)
+    evaluate.set_defaults(handler=_evaluate)
 
     predict = verbs.add_parser("predict", help="attribute probabilities of single images")
     predict.add_argument("run", help="run folder")
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--overlay", default=None, help="folder for PNGs of the predicted group masks")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.add_argument("--device", default="cpu")
-    predict.set_defaults(run=_predict)
+    predict.set_defaults(handler=_predict)
 
     book = verbs.add_parser("book", help="execute the notebooks and build the HTML book")
     book.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
@@ -179,14 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--project", default=".", help="project folder (default .)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even when cached")
     book.add_argument("--no-html", action="store_true", help="execute the notebooks only")
-    book.set_defaults(run=_book)
+    book.set_defaults(handler=_book)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        args.handler(args)
     except MgmtnError as error:
         print(f"mgmtn {args.verb}: error: {error}", file=sys.stderr)
         return 2
