@@ -18,18 +18,26 @@ import torch
 from mgmtn.data.layout import atomic_write
 
 
-def code_version() -> str:
-    """``git describe`` of the package's checkout (with ``-dirty``), or the package version."""
-    here = Path(__file__).resolve().parent
+def _git(*args: str) -> str | None:
     try:
-        result = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=here,
-                                capture_output=True, text=True, timeout=10)
+        result = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True,
+                                text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        result = None
-    if result is not None and result.returncode == 0 and result.stdout.strip():
-        return result.stdout.strip()
-    from importlib.metadata import version
-    return f"mgmtn {version('mgmtn')}"
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def code_version() -> str:
+    """The checkout's commit, ``-dirty`` when the code (not the results) differs from it; else the package version.
+
+    Results files are tracked too, and a run that writes them must not mark itself dirty.
+    """
+    commit = _git("describe", "--always", "--abbrev=12")
+    if not commit:
+        from importlib.metadata import version
+        return f"mgmtn {version('mgmtn')}"
+    changed = _git("status", "--porcelain", "--", ":/src", ":/pyproject.toml")
+    return f"{commit}-dirty" if changed else commit
 
 
 def hardware(device: str | torch.device = "cpu") -> dict:
