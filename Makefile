@@ -12,7 +12,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-cpu
+.PHONY: book test unit nbval sync venv clean results-cpu results-ablations
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -57,3 +57,11 @@ results-cpu: venv
 			--out $(RESULTS)/$$model $$(test -f $(RESULTS)/$$model/last.pt && echo --resume) && \
 		$(BIN)/mgmtn evaluate $(RESULTS)/$$model --data $(CELEBA) --split val || exit 1; \
 	done
+
+# The ablation studies (Tables 3 and 4, Fig. 9) on the real subset, at a reduced scale: the first 5,000
+# training images, validation during training on the first 1,000 val images, scores on the whole val split.
+ABLATIONS := results/ablations-celeba-subset
+
+results-ablations: venv
+	$(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --out $(ABLATIONS) \
+		--limit 5000 --val-limit 1000

@@ -50,8 +50,20 @@ def _train(args) -> None:
     out = train(resolve_data(args.data, args.profile), Path(args.out), args.model, profile=args.profile,
                 unet=Path(args.unet) if args.unet else None, device=args.device, seed=args.seed,
                 resume=args.resume, stop_after=args.stop_after, epochs=args.epochs, backbone=args.backbone,
-                image_size=args.image_size, train_limit=args.limit, loss=args.loss, weights=args.weights)
+                image_size=args.image_size, train_limit=args.limit, val_limit=args.val_limit, loss=args.loss,
+                weights=args.weights, mask_scale=args.mask_scale)
     print(f"run: {out}")
+
+
+def _ablate(args) -> None:
+    from mgmtn.ablations import run_study, study_runs, study_table
+    from mgmtn.config import resolve_data
+
+    runs = study_runs(args.study or ["components", "mask-scale", "fusion"])
+    run_study(runs, resolve_data(args.data, args.profile), Path(args.out), args.profile,
+              Path(args.unet) if args.unet else None, device=args.device, epochs=args.epochs,
+              train_limit=args.limit, val_limit=args.val_limit)
+    print(study_table(runs, Path(args.out)).round(2).to_string(index=False))
 
 
 def _evaluate(args) -> None:
@@ -153,7 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weights", default=None, help="local backbone weights file (works offline)")
     train.add_argument("--loss", default=None, help="efl | focal | bce (default: profile)")
     train.add_argument("--stop-after", type=int, default=None, help="stop after N epochs; continue with --resume")
+    train.add_argument("--mask-scale", type=float, default=None,
+                       help="mask region as a fraction of the predicted region's area (Table 4; default 1)")
+    train.add_argument("--val-limit", type=int, default=None, help="validate on the first N val images only")
     _run_options(train, _train)
+
+    ablate = verbs.add_parser("ablate", help="train and score the paper's ablation studies (Tables 3, 4, Fig. 9)")
+    ablate.add_argument("data", nargs="?", default=None, help="dataset folder (default: the profile's synthetic faces)")
+    ablate.add_argument("--out", required=True, help="folder for the runs, one subfolder each")
+    ablate.add_argument("--study", action="append", choices=["components", "mask-scale", "fusion"],
+                        help="repeat for several (default: all three)")
+    ablate.add_argument("--unet", default=None, help="train-unet run folder")
+    ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
+    ablate.add_argument("--epochs", type=int, default=None, help="(default: profile)")
+    ablate.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    ablate.add_argument("--val-limit", type=int, default=None, help="validate on the first N val images only")
+    ablate.add_argument("--device", default="cpu")
+    ablate.set_defaults(handler=_ablate)
 
     evaluate = verbs.add_parser("evaluate", help="score a run on a split of any CelebA-layout folder")
     evaluate.add_argument("run", help="run folder")
