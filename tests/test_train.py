@@ -130,3 +130,14 @@ def test_backbone_weights_from_a_local_file(tmp_path):
     model = model_from_config({"model": "global", "train": train_config, "unet": None})
     loaded = model.backbone.state_dict()
     assert all(torch.equal(loaded[key], value) for key, value in source.state_dict().items())
+
+
+def test_init_starts_from_another_runs_weights_and_checks_the_architecture(faces, unet_run, tmp_path):
+    source = train(faces, tmp_path / "source", "global", **{**FAST, "epochs": 1})
+    tuned = train(faces, tmp_path / "tuned", "global", init=source, **{**FAST, "epochs": 1, "lr": 0.0})
+    a, b = (load_checkpoint(run / "best.pt")["model"] for run in (source, tuned))
+    key = next(k for k in a if k.startswith("backbone.") and a[k].dim() > 1)
+    torch.testing.assert_close(a[key], b[key])  # lr 0: the fine-tuned weights are the source's
+    assert json.loads((tuned / "config.json").read_text())["init"] == str(source.resolve())
+    with pytest.raises(MgmtnError, match="cannot start"):
+        train(faces, tmp_path / "other", "mgmtn", unet=unet_run, init=source, **FAST)

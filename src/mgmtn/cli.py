@@ -51,7 +51,7 @@ def _train(args) -> None:
                 unet=Path(args.unet) if args.unet else None, device=args.device, seed=args.seed,
                 resume=args.resume, stop_after=args.stop_after, epochs=args.epochs, backbone=args.backbone,
                 image_size=args.image_size, train_limit=args.limit, val_limit=args.val_limit, loss=args.loss,
-                weights=args.weights, mask_scale=args.mask_scale)
+                weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None)
     print(f"run: {out}")
 
 
@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mask-scale", type=float, default=None,
                        help="mask region as a fraction of the predicted region's area (Table 4; default 1)")
     train.add_argument("--val-limit", type=int, default=None, help="validate on the first N val images only")
+    train.add_argument("--init", default=None, help="start from the best weights of this finished run (fine-tuning)")
     _run_options(train, _train)
 
     ablate = verbs.add_parser("ablate", help="train and score the paper's ablation studies (Tables 3, 4, Fig. 9)")

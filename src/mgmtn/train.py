@@ -109,10 +109,24 @@ def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, devic
     model.backbone.requires_grad_(True)
 
 
+def _load_init(model: torch.nn.Module, init: Path, config: dict) -> None:
+    """Start from the best weights of another run of the same architecture."""
+    state = load_checkpoint(init / "best.pt")
+    source = state["meta"]["config"]
+    if (source["model"], source["train"]["backbone"]) != (config["model"], config["train"]["backbone"]):
+        raise MgmtnError(f"{init}: a {source['model']} run on {source['train']['backbone']} cannot start a "
+                         f"{config['model']} run on {config['train']['backbone']}")
+    model.load_state_dict(state["model"])
+
+
 def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: Path | None = None,
           device: str = "cpu", seed: int = 0, resume: bool = False, stop_after: int | None = None,
-          **overrides) -> Path:
-    """Train ``model_name`` on ``data`` into the run folder ``out``; returns ``out``."""
+          init: Path | None = None, **overrides) -> Path:
+    """Train ``model_name`` on ``data`` into the run folder ``out``; returns ``out``.
+
+    ``init``: a finished run of the same model whose best weights start this
+    one (fine-tuning, e.g. a CelebA-trained model on LFWA); its folder is recorded.
+    """
     if model_name not in MODEL_NAMES:
         raise MgmtnError(f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}")
     if model_name in MASK_MODELS and unet is None:
@@ -133,12 +147,15 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     loaders = (make_loader(train_set, cfg.batch_size, True, cfg.workers, seed),
                make_loader(val_set, cfg.batch_size, False, cfg.workers))
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
-              "unet": unet_record(unet) if model_name in MASK_MODELS else None, "data": index.describe()}
+              "unet": unet_record(unet) if model_name in MASK_MODELS else None, "data": index.describe(),
+              "init": str(Path(init).resolve()) if init else None}
     out = Path(out)
     if resume != (out / "last.pt").exists():
         raise MgmtnError(f"{out}: nothing to resume (no last.pt)" if resume else
                          f"{out} already holds a run: pass --resume or choose another folder")
     model = model_from_config(config).to(device)
+    if init and not resume:
+        _load_init(model, Path(init), config)
     if is_main() and not resume:
         write_json(out / "config.json", config)
     if cfg.stage_epochs and model_name != "global":

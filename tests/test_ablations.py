@@ -1,0 +1,34 @@
+import pytest
+
+from mgmtn.ablations import STUDIES, Run, run_study, seed_noise, study_runs, study_table
+from mgmtn.config import ensure_synthetic
+from mgmtn.errors import MgmtnError
+
+FAST = dict(epochs=1, image_size=32, train_limit=32, val_limit=16, batch_size=16)
+
+
+def test_studies_cover_the_papers_rows_and_runs_are_named_uniquely():
+    assert {r.model for r in STUDIES["components"]} == {"global", "ag", "aml-gr4", "mgmtn", "mgmtn-sa",
+                                                         "mgmtn-ca-sa"}
+    assert [r.mask_scale for r in STUDIES["mask-scale"]] == [0.64, 0.81, 1.0, 1.21, 1.44]
+    runs = study_runs(list(STUDIES))
+    assert len({r.name for r in runs}) == len(runs) == 13  # shared runs appear once
+    assert Run("aml-gr4", 0.81, 1).name == "aml-gr4-scale0.81-seed1"
+    with pytest.raises(MgmtnError, match="unknown study"):
+        study_runs(["tables"])
+
+
+def test_run_study_trains_scores_and_skips_finished_runs(tmp_path):
+    faces = ensure_synthetic(80, seed=5, root=tmp_path / "faces", progress=False)
+    runs = [Run("global", seed=0), Run("global", seed=1)]
+    with pytest.raises(MgmtnError, match="UNet"):
+        run_study([Run("mgmtn")], faces, tmp_path / "runs", "smoke", None, **FAST)
+    run_study(runs, faces, tmp_path / "runs", "smoke", None, **FAST)
+    stamp = (tmp_path / "runs" / "global-seed0" / "eval_val.json").stat().st_mtime_ns
+    run_study(runs, faces, tmp_path / "runs", "smoke", None, **FAST)
+    assert (tmp_path / "runs" / "global-seed0" / "eval_val.json").stat().st_mtime_ns == stamp
+    table = study_table(runs, tmp_path / "runs")
+    assert list(table.seed) == [0, 1] and table.train_images.tolist() == [32, 32]
+    noise = seed_noise(table)
+    assert noise.loc[("global", 1.0), "seeds"] == 2
+    assert noise.loc[("global", 1.0), "accuracy_spread"] == pytest.approx(table.accuracy.max() - table.accuracy.min())
