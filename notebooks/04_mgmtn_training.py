@@ -42,13 +42,11 @@ from mgmtn.config import ensure_synthetic, get_profile, resolve_data, run_dir
 from mgmtn.evaluate import evaluate
 from mgmtn.paper import TABLE2
 from mgmtn.train import train
-from mgmtn.train_unet import train_unet
+from mgmtn.train_unet import page_unet
 
 data = resolve_data(data_root, profile)
 out = run_dir(output_dir, "04_mgmtn_training", profile, data)
-unet_run = Path(unet_run or run_dir(None, "03_unet_training", profile, data) / "unet")
-if not (unet_run / "unet.pt").exists():
-    train_unet(data, unet_run, profile=profile, annotator=annotator, device=device, seed=seed)
+unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
 runs = {}
 for name in models:
     runs[name] = train(data, out / name, name, profile=profile, unet=unet_run, device=device, seed=seed,

@@ -1,6 +1,6 @@
 import pytest
 
-from mgmtn.ablations import STUDIES, Run, run_study, seed_noise, study_runs, study_table
+from mgmtn.ablations import STUDIES, Run, by_setting, noise_level, run_study, study_runs, study_table, versus
 from mgmtn.config import ensure_synthetic
 from mgmtn.errors import MgmtnError
 
@@ -29,6 +29,22 @@ def test_run_study_trains_scores_and_skips_finished_runs(tmp_path):
     assert (tmp_path / "runs" / "global-seed0" / "eval_val.json").stat().st_mtime_ns == stamp
     table = study_table(runs, tmp_path / "runs")
     assert list(table.seed) == [0, 1] and table.train_images.tolist() == [32, 32]
-    noise = seed_noise(table)
-    assert noise.loc[("global", 1.0), "seeds"] == 2
-    assert noise.loc[("global", 1.0), "accuracy_spread"] == pytest.approx(table.accuracy.max() - table.accuracy.min())
+    summary = by_setting(table, "model")
+    assert summary.loc["global", "seeds"] == 2
+    assert summary.loc["global", "accuracy spread"] == pytest.approx(table.accuracy.max() - table.accuracy.min())
+
+
+def test_differences_are_judged_against_the_seed_spread():
+    import pandas as pd
+
+    table = pd.DataFrame({"model": ["global", "global", "mgmtn", "mgmtn", "ag"],
+                          "accuracy": [80.0, 80.4, 80.9, 81.0, 80.1], "mA": [50.0, 51.0, 50.5, 50.7, 53.0]})
+    summary = by_setting(table, "model")
+    noise = noise_level(summary)
+    assert noise.tolist() == pytest.approx([0.4, 1.0])
+    judged = versus(summary, "global", noise)
+    assert judged.loc["mgmtn", "accuracy vs global"] == pytest.approx(0.75)
+    assert judged.loc["mgmtn", "accuracy: beyond noise"] and not judged.loc["mgmtn", "mA: beyond noise"]
+    assert judged.loc["ag", "mA: beyond noise"] and not judged.loc["ag", "accuracy: beyond noise"]
+    with pytest.raises(MgmtnError, match="more than one seed"):
+        noise_level(by_setting(table[table.model == "ag"], "model"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from mgmtn.config import get_profile
 from mgmtn.errors import MgmtnError
 from mgmtn.models import MASK_MODELS
 
@@ -56,10 +57,15 @@ def study_runs(names: list[str] | tuple[str, ...]) -> list[Run]:
 
 def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path | None, device: str = "cpu",
               split: str = "val", **overrides) -> dict[Run, Path]:
-    """Train (or resume) and score each run into ``root/<run.name>``; finished runs are skipped."""
+    """Train (or resume) and score each run into ``root/<run.name>``; finished runs are skipped.
+
+    The profile's ``ablation`` overrides (a reduced scale for many runs) apply
+    unless ``overrides`` sets the same option.
+    """
     from mgmtn.evaluate import evaluate
     from mgmtn.train import train
 
+    overrides = {**get_profile(profile).ablation, **{k: v for k, v in overrides.items() if v is not None}}
     if unet is None and any(run.model in MASK_MODELS for run in runs):
         raise MgmtnError("these runs include mask-guided models: pass a trained UNet (--unet RUN)")
     folders = {}
@@ -90,9 +96,62 @@ def study_table(runs: list[Run], root: Path, split: str = "val") -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def seed_noise(table: pd.DataFrame) -> pd.DataFrame:
-    """Per model with several seeds: mean, and the spread (max - min) of accuracy and mA across seeds."""
-    grouped = table.groupby(["model", "mask_scale"])[["accuracy", "mA"]]
-    counts = grouped.size().rename("seeds")
-    spread = (grouped.max() - grouped.min()).add_suffix("_spread")
-    return pd.concat([counts, grouped.mean(), spread], axis=1)[lambda t: t.seeds > 1]
+def by_setting(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Mean accuracy and mA per value of ``key`` over its seeds, with the seed count and spread (max - min)."""
+    grouped = table.groupby(key, sort=False)[["accuracy", "mA"]]
+    spread = (grouped.max() - grouped.min()).add_suffix(" spread")
+    return pd.concat([grouped.mean(), grouped.size().rename("seeds"), spread], axis=1)
+
+
+def noise_level(summary: pd.DataFrame) -> pd.Series:
+    """Run-to-run noise: the largest seed spread of accuracy and of mA among settings run with several seeds."""
+    repeated = summary[summary.seeds > 1]
+    if repeated.empty:
+        raise MgmtnError("no setting was run with more than one seed: the noise cannot be measured")
+    return repeated[["accuracy spread", "mA spread"]].max().set_axis(["accuracy", "mA"])
+
+
+def versus(summary: pd.DataFrame, reference, noise: pd.Series) -> pd.DataFrame:
+    """Each setting's difference to ``reference`` and whether it exceeds the measured noise."""
+    out = summary.copy()
+    for metric in ("accuracy", "mA"):
+        out[f"{metric} vs {reference}"] = out[metric] - out.loc[reference, metric]
+        out[f"{metric}: beyond noise"] = out[f"{metric} vs {reference}"].abs() > noise[metric]
+    return out
+
+
+def measured_noise(root: Path) -> pd.Series | None:
+    """The noise of the seed-repeated runs (baseline and full MGMTN) under ``root``; None until they exist."""
+    table = study_table([Run(m, seed=s) for m in ("global", "mgmtn") for s in NOISE_SEEDS], root)
+    if table.empty:
+        return None
+    summary = by_setting(table, "model")
+    return noise_level(summary) if (summary.seeds > 1).any() else None
+
+
+def study_report(study: str, root: Path, key: str, reference, paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A study's settings with their mean, seed spread, gain over ``reference`` judged against the
+    measured noise, and the paper's numbers (columns 'paper accuracy', 'paper mA') where it gives them."""
+    table = study_table(list(STUDIES[study]), root)
+    if table.empty:
+        return table
+    summary = by_setting(table, key)
+    noise = measured_noise(root)
+    if noise is not None and reference in summary.index:
+        summary = versus(summary, reference, noise)
+    if paper is not None:
+        summary = summary.join(paper.add_prefix("paper "))
+    return summary
+
+
+def verdicts(report: pd.DataFrame, reference, noise: pd.Series) -> list[str]:
+    """One plain sentence per setting: its gain over ``reference`` and whether the noise could explain it."""
+    lines = []
+    for setting, row in report.drop(index=reference).iterrows():
+        parts = []
+        for metric in ("accuracy", "mA"):
+            gain = row[metric] - report.loc[reference, metric]
+            judged = "beyond" if abs(gain) > noise[metric] else "within"
+            parts.append(f"{metric} {gain:+.2f} points ({judged} the seed noise of {noise[metric]:.2f})")
+        lines.append(f"{setting} vs {reference}: " + "; ".join(parts))
+    return lines

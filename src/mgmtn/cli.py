@@ -66,6 +66,14 @@ def _ablate(args) -> None:
     print(study_table(runs, Path(args.out)).round(2).to_string(index=False))
 
 
+def _positions(args) -> None:
+    from mgmtn.positions import activation_positions
+
+    result = activation_positions(Path(args.run), Path(args.data), args.annotator, split=args.split,
+                                  limit=args.limit, device=args.device)
+    print(json.dumps({"model": result["model"], "level": result["level"], "inside": result["inside"]}, indent=2))
+
+
 def _evaluate(args) -> None:
     from mgmtn.evaluate import evaluate
 
@@ -101,6 +109,22 @@ def _check(args) -> None:
     rates = pd.Series(index.labels.mean(0), index=ATTRIBUTES, name="positive rate")
     with pd.option_context("display.max_rows", 50):
         print(rates.map("{:.3f}".format).to_string())
+
+
+def _import_lfwa(args) -> None:
+    from mgmtn.data.lfwa import SUMMARY_FILE, import_lfwa
+
+    summary = import_lfwa(Path(args.src), Path(args.out), val_fraction=args.val_fraction, seed=args.seed,
+                          link=not args.copy, force=args.force)
+    counts = ", ".join(f"{k} {v}" for k, v in summary["images"].items())
+    print(f"{summary['out']}: {sum(summary['images'].values())} images ({counts}), "
+          f"{summary['linked']} linked, {summary['copied']} copied")
+    print(f"val: {summary['val_identities']['drawn']} of {summary['val_identities']['of_train_identities']} "
+          f"LFWA train identities (val fraction {summary['val_fraction']}, seed {summary['seed']})")
+    missing = summary["missing"]
+    print(f"missing: {missing['count']} images of the release not found, skipped"
+          + (f" (first: {', '.join(missing['first'][:3])})" if missing["count"] else ""))
+    print(f"summary: {Path(summary['out']) / SUMMARY_FILE}")
 
 
 def _book(args) -> None:
@@ -139,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("data", help="dataset folder")
     check.add_argument("--decode", action="store_true", help="also decode every image (slow)")
     check.set_defaults(handler=_check)
+
+    lfwa = verbs.add_parser("import-lfwa", help="convert the LFWA release into a CelebA-layout folder")
+    lfwa.add_argument("src", help="folder with lfw_att_40*.mat, indices_train_test.mat and lfw*/ images")
+    lfwa.add_argument("out", help="output folder (built beside it, then renamed into place)")
+    lfwa.add_argument("--val-fraction", type=float, default=0.1,
+                      help="share of LFWA train identities moved to partition 1, val (default 0.1)")
+    lfwa.add_argument("--seed", type=int, default=0, help="seed of the val identity draw (default 0)")
+    lfwa.add_argument("--copy", action="store_true", help="copy images instead of symlinking them")
+    lfwa.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    lfwa.set_defaults(handler=_import_lfwa)
 
     annotate = verbs.add_parser("annotate", help="cache the eight group boxes of every image of a folder")
     annotate.add_argument("data", help="dataset folder")
@@ -192,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
     evaluate.add_argument("--device", default="cpu")
     evaluate.set_defaults(handler=_evaluate)
+
+    positions = verbs.add_parser("positions", help="where a run's max-pooled features fire (Fig. 8)")
+    positions.add_argument("run", help="run folder")
+    positions.add_argument("--data", required=True, help="dataset folder")
+    positions.add_argument("--annotator", required=True, help="whose boxes define the group regions")
+    positions.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
+    positions.add_argument("--limit", type=int, default=1000, help="first N images of the split (default 1000)")
+    positions.add_argument("--device", default="cpu")
+    positions.set_defaults(handler=_positions)
 
     predict = verbs.add_parser("predict", help="attribute probabilities of single images")
     predict.add_argument("run", help="run folder")

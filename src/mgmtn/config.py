@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgmtn.errors import MgmtnError
@@ -70,18 +70,21 @@ class Profile:
     unet: UNetConfig = UNetConfig()
     train: TrainConfig = TrainConfig()
     synth_seed: int = 0
+    ablation: dict = field(default_factory=dict)  # overrides of ``train`` for the ablation studies' many runs
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
         synth_images=3000,
-        train=TrainConfig(lr=1e-3)),
+        train=TrainConfig(lr=1e-3),
+        ablation=dict(train_limit=1200, val_limit=300, epochs=6)),
     "cpu": Profile(
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,
         unet=UNetConfig(epochs=5),
-        train=TrainConfig(backbone="resnet18", image_size=112, epochs=3, batch_size=64, lr=1e-3, workers=1)),
+        train=TrainConfig(backbone="resnet18", image_size=112, epochs=3, batch_size=64, lr=1e-3, workers=1),
+        ablation=dict(train_limit=3000, val_limit=1000)),
     "paper": Profile(
         "paper", "the paper's protocol (ResNeSt50, 227 px, ImageNet weights) on a GPU",
         synth_images=20000,

@@ -137,3 +137,63 @@ def attribute_contrasts(base: np.ndarray, seed: int = 0, columns: int = 8):
         top.set_title(f"{name.replace('_', ' ')}\noff / on", fontsize=7, color=GROUP_COLOURS[group_of()[name]])
     fig.tight_layout(h_pad=0.2, w_pad=0.1)
     return fig
+
+
+def ablation_gains(report: pd.DataFrame, reference, noise: pd.Series | None = None):
+    """Each setting's gain over ``reference``, ours beside the paper's, with our seed noise shaded.
+
+    Gains rather than raw scores, because ours and the paper's sit at very
+    different levels (scale, weights); bars span the seeds where there are several.
+    """
+    y = np.arange(len(report))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 0.45 * len(report)), sharey=True)
+    for ax, metric in zip(axes, ("accuracy", "mA")):
+        if noise is not None:
+            ax.axvspan(-noise[metric], noise[metric], color="grey", alpha=0.2, label="seed noise (ours)")
+        ax.axvline(0, color="grey", lw=0.8)
+        spread = report[f"{metric} spread"].where(report.seeds > 1, 0) / 2
+        ax.errorbar(report[metric] - report.loc[reference, metric], y, xerr=spread, fmt="o", capsize=3, label="ours")
+        if f"paper {metric}" in report:
+            paper = report[f"paper {metric}"]
+            ax.plot(paper - paper.loc[reference], y, "s", mfc="none", color="C3", label="paper")
+        ax.set_xlabel(f"{metric} gain over {reference} (points)")
+    axes[0].set_yticks(y, [str(i) for i in report.index])
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def mask_scales(image, masks_by_scale: dict[float, np.ndarray]):
+    """One panel per region scale (Fig. 7): the outline of each group's region on the face, in its colour."""
+    fig, axes = plt.subplots(1, len(masks_by_scale), figsize=(3 * len(masks_by_scale), 3.4), squeeze=False)
+    for ax, (scale, masks) in zip(axes[0], masks_by_scale.items()):
+        ax.imshow(image)
+        for group, mask in zip(GROUP_NAMES, masks):
+            if mask.any():
+                ax.contour(mask.astype(float), levels=[0.5], colors=[GROUP_COLOURS[group]], linewidths=1.5)
+        ax.set_title(f"{scale:.0%} of the region", fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def position_maps(results: dict[str, dict]):
+    """Fig. 8 as densities: where each group's max-pooled features fire, one row per model.
+
+    ``results`` maps a label to an ``activation_positions`` record; each panel
+    is the share of positions per cell of that model's feature grid, with the
+    share inside the group's annotated region in its title.
+    """
+    fig, axes = plt.subplots(len(results), len(GROUP_NAMES), figsize=(1.7 * len(GROUP_NAMES), 2.1 * len(results)),
+                             squeeze=False)
+    for row, (label, result) in zip(axes, results.items()):
+        for ax, group in zip(row, GROUP_NAMES):
+            ax.imshow(np.asarray(result["density"][group]), cmap="magma", vmin=0)
+            ax.set_title(f"{group.replace('_', ' ')}\n{result['inside'][group]:.0%} inside", fontsize=8,
+                         color=GROUP_COLOURS[group])
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(f"{label}\n{result['level']} {result['grid'][0]}x{result['grid'][1]}", fontsize=9)
+    fig.tight_layout()
+    return fig

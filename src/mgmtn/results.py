@@ -23,9 +23,12 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
     for path in sorted(root.glob(pattern)):
         result = json.loads(path.read_text())
         config = result["config"]
+        available = config["data"]["per_partition"]["train"]
         rows.append({"run": str(path.parent.relative_to(root)), "model": config["model"],
                      "backbone": config["train"]["backbone"], "image_size": config["train"]["image_size"],
-                     "epochs": config["train"]["epochs"], "seed": config["seed"], "split": result["split"],
+                     "epochs": config["train"]["epochs"], "seed": config["seed"],
+                     "train_images": min(config["train"]["train_limit"] or available, available),
+                     "data": Path(config["data"]["root"]).name, "split": result["split"],
                      "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
                      "code_version": result["code_version"], "hardware": result["hardware"]["platform"]})
     return pd.DataFrame(rows)
@@ -35,3 +38,14 @@ def training_time(run: Path) -> float | None:
     """Wall seconds of a finished training run (train.json), or None."""
     path = Path(run) / "train.json"
     return json.loads(path.read_text())["wall_seconds"] if path.exists() else None
+
+
+def mask_scores(pattern: str = "**/mask_f1.json", root: Path = RESULTS) -> pd.DataFrame:
+    """One row per UNet evaluation: mean and per-group mask F1, with where it was made."""
+    rows = []
+    for path in sorted(root.glob(pattern)):
+        result = json.loads(path.read_text())
+        rows.append({"run": str(path.parent.relative_to(root)), "annotator": result["annotator"],
+                     "split": result["split"], "images": result["images"], "mean_f1": result["mean_f1"],
+                     **result["f1_per_group"], "code_version": result["code_version"]})
+    return pd.DataFrame(rows)

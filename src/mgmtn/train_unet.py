@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from mgmtn.attributes import GROUP_NAMES
-from mgmtn.config import TrainConfig, UNetConfig, get_profile
+from mgmtn.config import TrainConfig, UNetConfig, get_profile, run_dir
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.transforms import EvalTransform, TrainTransform
@@ -83,11 +83,21 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
                          training={"config": config, "wall_seconds": wall})
 
 
-def evaluate_unet(run: Path, data: Path, annotator: str, split: str = "val", limit: int | None = None,
-                  device: str = "cpu", training: dict | None = None) -> dict:
-    """Mean and per-group mask F1 of a trained UNet on a split; written to ``RUN/mask_f1.json``.
+def page_unet(data: Path, profile: str, annotator: str | None = None, device: str = "cpu", seed: int = 0) -> Path:
+    """Page 03's UNet for this data and profile, trained first if that page has not run; later pages share it."""
+    run = run_dir(None, "03_unet_training", profile, data) / "unet"
+    if not (run / "unet.pt").exists():
+        train_unet(data, run, profile=profile, annotator=annotator, device=device, seed=seed,
+                   resume=(run / "last.pt").exists())
+    return run
 
-    The F1 of each group pools the pixel counts of the whole split (Sec. 4.4
+
+def evaluate_unet(run: Path, data: Path, annotator: str, split: str = "val", limit: int | None = None,
+                  device: str = "cpu", training: dict | None = None, out: Path | None = None) -> dict:
+    """Mean and per-group mask F1 of a trained UNet on a split; written to ``out`` (default ``RUN/mask_f1.json``).
+
+    Scoring a UNet on another dataset (e.g. a CelebA UNet on LFWA) takes its
+    own ``out``, so that the run's own score is kept. The F1 of each group pools the pixel counts of the whole split (Sec. 4.4
     reports the mean over groups). ``training`` (config and wall time) and the
     annotation statistics of the boxes are recorded beside the scores.
     """
@@ -97,10 +107,11 @@ def evaluate_unet(run: Path, data: Path, annotator: str, split: str = "val", lim
     dataset = CelebADataset(index, transform=EvalTransform(size=unet.input_size), boxes=boxes)
     scores = MaskTask().evaluate(unet, make_loader(dataset, 64, False, 0))
     summary = box_path(data, annotator).with_suffix(".json")
-    result = record(device, **(training or {}), annotator=annotator, split=split, images=len(index),
+    result = record(device, **(training or {}), unet=str(run), data=index.describe(), annotator=annotator,
+                    split=split, images=len(index),
                     annotation=json.loads(summary.read_text()) if summary.exists() else None,
                     mean_f1=scores["mean_f1"], f1_per_group={g: scores[f"f1_{g}"] for g in GROUP_NAMES})
-    write_json(Path(run) / "mask_f1.json", result)
+    write_json(Path(out) if out else Path(run) / "mask_f1.json", result)
     return result
 
 

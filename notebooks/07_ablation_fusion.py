@@ -1,0 +1,76 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+
+# %% [markdown]
+# # Ablation: which features to fuse (Fig. 9)
+#
+# Fig. 9 of the paper compares four ways of building each group's feature:
+# the global feature alone (Gl), the masked F4 group feature (Gr4), the
+# masked F3 and F4 features (Gr4+Gr3), and both fused with the global one
+# through channel attention (G2FF, full MGMTN). The paper draws them as bars
+# without printing the values, so only our numbers appear here.
+
+# %% tags=["parameters"]
+profile = "smoke"
+data_root = None
+device = "cpu"
+output_dir = None  # default: build/runs/<profile>-<data>/ablations, shared by pages 05-08
+seed = 0  # of the UNet, when page 03's is not there yet; the study fixes the models' seeds
+annotator = None  # default: the folder's exact keypoints, else its 5 landmarks, else dlib
+unet_run = None  # a train-unet run folder; default: the one page 03 trained (trained here if absent)
+committed = "ablations-celeba-subset"  # the real-subset runs under results/
+
+# %%
+from pathlib import Path
+
+from mgmtn import ablations, plots, results
+from mgmtn.config import resolve_data, run_dir
+from mgmtn.train_unet import page_unet
+
+FIG9 = {"global": "Gl", "aml-gr4": "Gr4", "aml-gr34": "Gr4+Gr3", "mgmtn": "G2FF"}
+data = resolve_data(data_root, profile)
+root = run_dir(output_dir, "ablations", profile, data)
+unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
+ablations.run_study(list(ablations.STUDIES["fusion"]), data, root, profile, unet_run, device=device)
+
+# %% [markdown]
+# ## This profile's runs
+
+# %%
+report = ablations.study_report("fusion", root, "model", "global").rename(index=FIG9)
+noise = ablations.measured_noise(root)
+report.round(2)
+
+# %% tags=["hide-input"]
+plots.ablation_gains(report, "Gl", noise);
+
+# %%
+print("\n".join(ablations.verdicts(report, "Gl", noise)))
+
+# %% [markdown]
+# ## Committed runs on the real CelebA subset
+#
+# `make results-ablations` (`cpu` profile at its ablation scale, validation split).
+
+# %%
+real = results.RESULTS / committed
+real_report = ablations.study_report("fusion", real, "model", "global").rename(index=FIG9)
+if real_report.empty:
+    print(f"no committed runs under {real}")
+else:
+    real_noise = ablations.measured_noise(real)
+    display(real_report.round(2))
+    if real_noise is not None and "Gl" in real_report.index:
+        plots.ablation_gains(real_report, "Gl", real_noise)
+        print("\n".join(ablations.verdicts(real_report, "Gl", real_noise)))

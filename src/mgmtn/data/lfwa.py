@@ -1,0 +1,302 @@
+"""Convert the LFWA release into a CelebA-layout folder.
+
+LFWA is the 40-attribute labelling of LFW by the CelebA authors (Liu et al.,
+"Deep Learning Face Attributes in the Wild", ICCV 2015). Its release is two
+MATLAB files, ``lfw_att_40.mat`` (``name``, ``label``, ``AttrName``) and
+``indices_train_test.mat`` (1-based ``indices_img_train`` / ``indices_img_test``),
+either as the original v7.3 (HDF5) files or as v5 re-saves; the images are
+LFW's own (``lfw/<Name>/<Name>_NNNN.jpg``, original or (deep-)funneled).
+Converting once lets the reader, the CLI and the notebooks treat LFWA like
+CelebA. Images of the release that are not on disk are skipped and counted,
+so a partial download converts and says what it lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+
+from mgmtn.attributes import ATTRIBUTES
+from mgmtn.data.layout import IMAGE_DIR, PARTITIONS, atomic_write, write_attributes, write_partition
+from mgmtn.errors import DataError, MgmtnError
+
+LABEL_FILE = "lfw_att_40.mat"
+SPLIT_FILE = "indices_train_test.mat"
+SUMMARY_FILE = "lfwa_import.json"
+# LFW image folders as their archives unpack, the deep-funneled images (the common choice) first.
+IMAGE_FOLDERS = ("lfw-deepfunneled", "lfw_deepfunneled", "lfw", "lfw-funneled", "lfw_funneled")
+
+
+def _h5_value(file: h5py.File, item: h5py.Dataset):
+    """A v7.3 variable: cell arrays hold references, chars are uint16 codes, matrices are stored transposed."""
+    matlab_class = item.attrs.get("MATLAB_class", b"")
+    matlab_class = matlab_class.decode() if isinstance(matlab_class, bytes) else str(matlab_class)
+    if item.attrs.get("MATLAB_empty", 0):
+        return "" if matlab_class == "char" else np.zeros((0, 0))
+    data = item[()]
+    if h5py.check_dtype(ref=item.dtype):
+        return [_h5_value(file, file[ref]) for ref in data.ravel()]
+    if matlab_class == "char":
+        return "".join(map(chr, data.ravel()))
+    return np.asarray(data).T
+
+
+def _v5_value(value: np.ndarray):
+    """A v5 variable: cell arrays of strings come back as object arrays of 1-element string arrays."""
+    if value.dtype == object:
+        return ["".join(np.asarray(cell).ravel().tolist()) for cell in value.ravel()]
+    if value.dtype.kind == "U":  # a char matrix, one string per row
+        return [str(row).rstrip() for row in value.ravel()]
+    return value
+
+
+def read_mat(path: Path, keys: tuple[str, ...]) -> dict:
+    """The named variables of a MATLAB file of either format, as arrays or lists of strings.
+
+    Keys absent from the file are absent from the result.
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as f:
+                return {key: _h5_value(f, f[key]) for key in keys if key in f}
+        raw = scipy.io.loadmat(path, variable_names=keys)
+        return {key: _v5_value(raw[key]) for key in keys if key in raw}
+    except DataError:
+        raise
+    except Exception as error:  # scipy and h5py raise many kinds for a damaged or foreign file
+        raise DataError(f"{path}: cannot read as a MATLAB file ({type(error).__name__}: {error})") from None
+
+
+def _require(values: dict, path: Path, key: str):
+    if key not in values:
+        raise DataError(f"{path}: no variable {key!r} (found: {', '.join(values) or 'none of the expected'})")
+    return values[key]
+
+
+def _strings(values: dict, path: Path, key: str) -> list[str]:
+    value = _require(values, path, key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"{path}: {key} must be a cell array of strings")
+    return value
+
+
+def _labels_file(src: Path) -> Path:
+    """``lfw_att_40.mat``, else the one ``lfw_att_40*.mat`` (e.g. the ``_7.1`` re-save)."""
+    if (src / LABEL_FILE).is_file():
+        return src / LABEL_FILE
+    found = sorted(src.glob("lfw_att_40*.mat"))
+    if len(found) > 1:
+        raise DataError(f"{src}: several label files ({', '.join(p.name for p in found)}); keep one")
+    return found[0] if found else src / LABEL_FILE
+
+
+def _check_attribute_names(path: Path, names: list[str]) -> None:
+    """Same 40 names in CelebA's order; case and surrounding spaces may differ.
+
+    That leniency is safe: the 40 names stay distinct when case-folded, and the
+    order is still checked, so no column can land on another attribute.
+    """
+    if len(names) != len(ATTRIBUTES):
+        raise DataError(f"{path}: AttrName has {len(names)} names, expected CelebA's {len(ATTRIBUTES)}")
+    for column, (got, want) in enumerate(zip(names, ATTRIBUTES), start=1):
+        if got.strip().casefold() != want.casefold():
+            raise DataError(f"{path}: AttrName column {column} is {got!r}, expected {want!r} "
+                            "(LFWA must have CelebA's 40 attributes in CelebA's order)")
+
+
+def _read_labels(path: Path) -> tuple[list[str], np.ndarray]:
+    """The release's image names and (N, 40) 0/1 labels."""
+    values = read_mat(path, ("name", "label", "AttrName"))
+    names = _strings(values, path, "name")
+    _check_attribute_names(path, _strings(values, path, "AttrName"))
+    labels = np.asarray(_require(values, path, "label"))
+    if labels.shape != (len(names), len(ATTRIBUTES)):
+        raise DataError(f"{path}: label is {' x '.join(map(str, labels.shape))} but name has {len(names)} "
+                        f"entries; expected {len(names)} x {len(ATTRIBUTES)}")
+    if labels.dtype.kind not in "biuf" or not np.isin(labels, (-1, 0, 1)).all():
+        raise DataError(f"{path}: label values must be 0/1 (or -1/1)")
+    return names, (labels > 0).astype(np.uint8)
+
+
+def _split_rows(values: dict, path: Path, key: str, count: int) -> np.ndarray:
+    """0-based rows from MATLAB's 1-based indices, checked against the ``count`` names."""
+    indices = np.asarray(_require(values, path, key), dtype=np.float64).ravel()
+    bad = np.flatnonzero((indices != np.round(indices)) | (indices < 1) | (indices > count))
+    if bad.size:
+        raise DataError(f"{path}: {key} has {bad.size} indices that are not whole numbers in 1..{count} "
+                        f"(the rows of the label file), first {indices[bad[0]]:g}")
+    rows = indices.astype(np.int64) - 1
+    if np.unique(rows).size != rows.size:
+        raise DataError(f"{path}: {key} lists some images twice")
+    return rows
+
+
+def _read_split(path: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """LFWA's train and test rows; their identities (``indices_identity_*``) follow from the names."""
+    values = read_mat(path, ("indices_img_train", "indices_img_test"))
+    train = _split_rows(values, path, "indices_img_train", count)
+    test = _split_rows(values, path, "indices_img_test", count)
+    both = np.intersect1d(train, test)
+    if both.size:
+        raise DataError(f"{path}: {both.size} images are in both indices_img_train and indices_img_test "
+                        f"(first: index {both[0] + 1})")
+    return train, test
+
+
+def _parse_names(path: Path, names: list[str]) -> tuple[list[str], list[str]]:
+    """Identity folders and flat file names from names like ``Aaron_Eckhart\\Aaron_Eckhart_0001.jpg``."""
+    parts = [name.replace("\\", "/").split("/") for name in names]
+    bad = [name for name, p in zip(names, parts) if len(p) != 2 or not all(p)]
+    if bad:
+        raise DataError(f"{path}: {len(bad)} names are not <identity>\\<file> (first: {bad[0]!r})")
+    files = [p[1] for p in parts]
+    if len(set(files)) != len(files):
+        raise DataError(f"{path}: image file names repeat across identities; they must be unique")
+    return [p[0] for p in parts], files
+
+
+def _image_folder(src: Path) -> Path:
+    """The first LFW folder of ``IMAGE_FOLDERS`` under ``src`` (or nested once, as some archives unpack)."""
+    for name in IMAGE_FOLDERS:
+        for folder in (src / name / name, src / name):
+            if folder.is_dir():
+                return folder
+    raise DataError(f"{src}: no LFW image folder (looked for {', '.join(IMAGE_FOLDERS)})")
+
+
+def carve_val(identities: set[str], fraction: float, seed: int) -> set[str]:
+    """A seeded ``fraction`` of the identities (rounded), drawn from their sorted list.
+
+    Drawing from names, not from what is on disk, makes the same seed give the
+    same validation people for a partial download as for the full release.
+    """
+    pool = sorted(identities)
+    picked = np.random.default_rng(seed).choice(len(pool), size=round(fraction * len(pool)), replace=False)
+    return {pool[k] for k in picked}
+
+
+def _check_out(src: Path, out: Path, force: bool) -> None:
+    if src.resolve().is_relative_to(out.resolve()):
+        raise MgmtnError(f"{out}: the output folder must not contain the source {src}")
+    if out.is_symlink() or out.is_file() or (out.is_dir() and any(out.iterdir())):
+        if not force:
+            raise MgmtnError(f"{out}: exists and is not empty; use --force (force=True) to replace it")
+
+
+def _place_images(sources: list[Path], target: Path, ids: list[str], link: bool) -> int:
+    """Symlink (or copy) each image into ``target``; returns how many were linked."""
+    target.mkdir()
+    linked = 0
+    for source, image_id in zip(sources, ids):
+        if link:
+            try:
+                os.symlink(source, target / image_id)
+                linked += 1
+                continue
+            except OSError:  # the file system does not allow links
+                pass
+        shutil.copyfile(source, target / image_id)
+    return linked
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` onto ``out``, moving an earlier ``out`` aside until that succeeded."""
+    if not (out.exists() or out.is_symlink()):
+        os.replace(tmp, out)
+        return
+    trash = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+    os.replace(out, trash / "old")
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(trash / "old", out)
+        raise
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0,
+                link: bool = True, force: bool = False) -> dict:
+    """Write LFWA under ``src`` as a CelebA-layout folder ``out``; returns the summary it saves.
+
+    Partitions: 0 is LFWA's train split less the validation people, 2 its test
+    split. LFWA has no validation split, so partition 1 is carved from train
+    by identity: a seeded ``val_fraction`` of the train split's identities
+    (see ``carve_val``), all their images, so no person is in both train and
+    val. Images are symlinked under their LFW file names (copied where links
+    fail, or always with ``link=False``). The folder is built beside ``out``
+    and renamed into place, so a failed import leaves no half-written ``out``;
+    a non-empty ``out`` is replaced only with ``force``.
+    """
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise DataError(f"{src}: LFWA folder not found")
+    if not 0 <= val_fraction < 1:
+        raise MgmtnError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    _check_out(src, out, force)
+    label_file, split_file = _labels_file(src), src / SPLIT_FILE
+    names, labels = _read_labels(label_file)
+    train, test = _read_split(split_file, len(names))
+    identities, files = _parse_names(label_file, names)
+    folder = _image_folder(src).resolve()
+
+    train_people = {identities[r] for r in train}
+    val_people = carve_val(train_people, val_fraction, seed)
+    partition = {r: PARTITIONS["val"] if identities[r] in val_people else PARTITIONS["train"] for r in train}
+    partition.update({r: PARTITIONS["test"] for r in test})
+    rows = sorted(partition)  # the release's order
+    found = {r: (folder / identities[r] / files[r]).is_file() for r in rows}
+    present = [r for r in rows if found[r]]
+    missing = [names[r] for r in rows if not found[r]]
+    if not present:
+        raise DataError(f"{folder}: none of the {len(rows)} images of the release's split was found "
+                        "(looked for <identity>/<file> below it)")
+    if missing:
+        warnings.warn(f"{folder}: {len(missing)} of {len(rows)} images of the release are missing and "
+                      f"were skipped (first: {', '.join(missing[:3])})", stacklevel=2)
+
+    ids = [files[r] for r in present]
+    codes = np.array([partition[r] for r in present])
+    summary = {
+        "out": str(out.resolve()),
+        "sources": {"labels": str(label_file.resolve()), "split": str(split_file.resolve()), "images": str(folder)},
+        "val_fraction": val_fraction, "seed": seed,
+        "val_identities": {"drawn": len(val_people), "of_train_identities": len(train_people)},
+        "images": {name: int((codes == code).sum()) for name, code in PARTITIONS.items()},
+        "identities": {name: len({identities[r] for r, c in zip(present, codes) if c == code})
+                       for name, code in PARTITIONS.items()},
+        "missing": {"count": len(missing), "first": missing[:10]},
+        "not_in_split": len(names) - len(rows),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        summary["linked"] = _place_images([folder / identities[r] / files[r] for r in present],
+                                          tmp / IMAGE_DIR, ids, link)
+        summary["copied"] = len(ids) - summary["linked"]
+        write_attributes(tmp, ids, labels[present])
+        write_partition(tmp, ids, codes)
+        with atomic_write(tmp / SUMMARY_FILE) as f:
+            json.dump(summary, f, indent=2)
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes an owner-only folder
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

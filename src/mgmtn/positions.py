@@ -1,0 +1,74 @@
+"""Where the max-pooled features fire: the paper's Fig. 8, measured rather than drawn.
+
+Max pooling keeps one cell of the feature map per channel. For the global
+model that is the F5 argmax, one position per channel shared by all groups;
+for a mask-guided model it is the F4 argmax inside each group's region.
+``activation_positions`` counts these cells over a split and reports, per
+group, the share that falls inside the group's region (at the cell's centre) drawn from the
+annotator's boxes (not from the UNet's masks): Fig. 8's point is that global
+features often fire away from the part an attribute is about.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mgmtn.attributes import GROUP_NAMES, NUM_GROUPS
+from mgmtn.data.celeba import read_index
+from mgmtn.data.dataset import CelebADataset
+from mgmtn.data.transforms import EvalTransform
+from mgmtn.engine import make_loader
+from mgmtn.masks.cache import load_boxes
+from mgmtn.provenance import record, write_json
+from mgmtn.train import load_run
+
+
+def cell_centres(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Image-resolution masks (B, G, H, W) read at the centre pixel of each cell of a feature grid.
+
+    Testing the cell's centre rather than its cover keeps the share of
+    positions inside a region comparable between the coarse F5 grid and F4.
+    """
+    rows = ((torch.arange(grid[0]) + 0.5) * masks.shape[-2] / grid[0]).long()
+    cols = ((torch.arange(grid[1]) + 0.5) * masks.shape[-1] / grid[1]).long()
+    return masks[..., rows, :][..., cols] > 0.5
+
+
+@torch.no_grad()
+def activation_positions(run: Path, data: Path, annotator: str, split: str = "val", limit: int | None = 256,
+                         device: str = "cpu", out: Path | None = None) -> dict:
+    """Per-group density of max-pooling positions and their share inside the annotated region.
+
+    Written to ``out`` (default ``RUN/positions_<split>.json``) with provenance.
+    """
+    started = time.perf_counter()
+    model, config = load_run(run, device)
+    index = read_index(data).split(split, limit)
+    dataset = CelebADataset(index, transform=EvalTransform(size=config["train"]["image_size"]),
+                            boxes=load_boxes(data, annotator, index=index))
+    level = "F4" if model.scales else "F5"
+    density, inside, total = None, torch.zeros(NUM_GROUPS), 0
+    for batch in make_loader(dataset, 64, False, 0):
+        output = model(batch["image"].to(device), return_positions=True)
+        positions = output.extras["positions"][level].cpu()
+        if positions.dim() == 2:  # the global feature: the same positions for every group
+            positions = positions.unsqueeze(1).expand(-1, NUM_GROUPS, -1)
+        grid = output.extras["feature_sizes"][level]
+        density = torch.zeros(NUM_GROUPS, grid[0] * grid[1]) if density is None else density
+        density.scatter_add_(1, positions.transpose(0, 1).reshape(NUM_GROUPS, -1),
+                             torch.ones(NUM_GROUPS, positions[:, 0].numel()))
+        inside += cell_centres(batch["masks"], grid).flatten(-2).gather(-1, positions).float().sum((0, 2))
+        total += positions[:, 0].numel()
+    density = (density / total).reshape(NUM_GROUPS, *grid).numpy()
+    result = {"run": str(run), "model": config["model"], "level": level, "split": split, "images": len(index),
+              "annotator": annotator, "grid": list(grid),
+              "inside": dict(zip(GROUP_NAMES, (inside / total).tolist())),
+              "density": {g: np.round(d, 5).tolist() for g, d in zip(GROUP_NAMES, density)}}
+    write_json(Path(out) if out else Path(run) / f"positions_{split}.json",
+               record(device, **result, config=config, data=index.describe(),
+                      wall_seconds=round(time.perf_counter() - started, 1)))
+    return result
