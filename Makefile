@@ -12,7 +12,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-cpu results-ablations
+.PHONY: book test unit nbval sync venv clean results-cpu results-ablations results-comparison
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -67,3 +67,7 @@ results-ablations: venv
 	for run in global-seed0 mgmtn-seed0; do \
 		$(BIN)/mgmtn positions $(ABLATIONS)/$$run --data $(CELEBA) --annotator dlib || exit 1; \
 	done
+
+# The comparison methods of Table 2 at the same scale, beside the baseline and MGMTN runs of the ablations.
+results-comparison: venv
+	$(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --out $(ABLATIONS) --study comparison

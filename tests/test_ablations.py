@@ -12,7 +12,7 @@ def test_studies_cover_the_papers_rows_and_runs_are_named_uniquely():
                                                          "mgmtn-ca-sa"}
     assert [r.mask_scale for r in STUDIES["mask-scale"]] == [0.64, 0.81, 1.0, 1.21, 1.44]
     runs = study_runs(list(STUDIES))
-    assert len({r.name for r in runs}) == len(runs) == 13  # shared runs appear once
+    assert len({r.name for r in runs}) == len(runs) == 17  # shared runs appear once
     assert Run("aml-gr4", 0.81, 1).name == "aml-gr4-scale0.81-seed1"
     with pytest.raises(MgmtnError, match="unknown study"):
         study_runs(["tables"])

@@ -1,6 +1,5 @@
 """LFWA import: both MATLAB formats, the partitions it writes, and every bad input named by file."""
 
-import io
 import json
 import re
 from pathlib import Path
@@ -8,71 +7,36 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-import scipy.io
 from PIL import Image
 
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.cli import main
-from mgmtn.config import shared_data
-from mgmtn.data import lfwa
+from mgmtn.config import ensure_synthetic, shared_data
+from mgmtn.data import lfwa, lfwa_release
 from mgmtn.data.celeba import read_index
 from mgmtn.data.lfwa import SPLIT_FILE, SUMMARY_FILE, import_lfwa, read_mat
 from mgmtn.data.layout import IMAGE_DIR, PARTITIONS
+from mgmtn.data.lfwa_release import MARKER, synthetic_release, write_release
 from mgmtn.errors import DataError, MgmtnError
 
 PEOPLE = [f"Person_{c}" for c in "ABCDEFGH"]
 NAMES = [f"{p}\\{p}_{k:04d}.jpg" for p in PEOPLE for k in (1, 2)]
 LABELS = ((np.arange(len(NAMES))[:, None] + np.arange(40)) % 3 == 0).astype(np.uint8)
-TRAIN = np.arange(1, 11)  # 1-based, the first five people
-TEST = np.arange(11, 17)
-LABEL_NAME = {"v5": "lfw_att_40_7.1.mat", "v73": "lfw_att_40.mat"}
+TRAIN = np.arange(0, 10)  # 0-based rows, the first five people
+TEST = np.arange(10, 16)
+FORMATS = ["v5", "v7.3"]
+LABEL_NAME = {"v5": "lfw_att_40_7.1.mat", "v7.3": "lfw_att_40.mat"}
 
 
-def _save_v73(path: Path, variables: dict) -> None:
-    """Mimic MATLAB's -v7.3: cells of strings as references to uint16 chars, matrices transposed."""
-    with h5py.File(path, "w", userblock_size=512) as f:
-        refs = f.create_group("#refs#")
-        for key, value in variables.items():
-            if isinstance(value, list):
-                cells = []
-                for k, text in enumerate(value):
-                    chars = refs.create_dataset(f"{key}{k}", data=np.array([[ord(c)] for c in text], np.uint16))
-                    chars.attrs["MATLAB_class"] = np.bytes_("char")
-                    cells.append(chars.ref)
-                item = f.create_dataset(key, data=np.array(cells, dtype=h5py.ref_dtype).reshape(-1, 1))
-                item.attrs["MATLAB_class"] = np.bytes_("cell")
-            else:
-                item = f.create_dataset(key, data=np.asarray(value, np.float64).T)
-                item.attrs["MATLAB_class"] = np.bytes_("double")
-    with open(path, "r+b") as f:
-        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .".ljust(116) + bytes(8) + b"\x00\x02IM")
+def make_release(root: Path, fmt: str, **override) -> Path:
+    """A 16-image LFWA release; ``override`` replaces (or, as None, drops) variables of its .mat files.
 
-
-def _save(path: Path, fmt: str, variables: dict) -> None:
-    if fmt == "v73":
-        _save_v73(path, variables)
-    else:
-        scipy.io.savemat(path, {k: np.array(v, dtype=object).reshape(1, -1) if isinstance(v, list) else v
-                                for k, v in variables.items()})
-
-
-def make_release(root: Path, fmt: str, images: bool = True, **override) -> Path:
-    """A 16-image LFWA release; ``override`` replaces (or, as None, drops) variables of its .mat files."""
-    variables = {"name": NAMES, "label": LABELS, "AttrName": list(ATTRIBUTES),
-                 "indices_img_train": TRAIN.reshape(1, -1), "indices_img_test": TEST.reshape(1, -1)}
-    variables.update(override)
-    variables = {k: v for k, v in variables.items() if v is not None}
+    Overridden indices are stored as given, so they are MATLAB's 1-based ones.
+    """
     root.mkdir()
-    _save(root / LABEL_NAME[fmt], fmt, {k: v for k, v in variables.items() if not k.startswith("indices")})
-    _save(root / SPLIT_FILE, fmt, {k: v for k, v in variables.items() if k.startswith("indices")})
-    if images:
-        jpeg = io.BytesIO()
-        Image.new("RGB", (250, 250), (90, 60, 30)).save(jpeg, "JPEG")
-        for name in NAMES:
-            path = root / "lfw" / Path(*name.split("\\"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(jpeg.getvalue())
-    return root
+    frame = Image.new("RGB", (250, 250), (90, 60, 30))
+    return write_release(root, NAMES, LABELS, TRAIN, TEST, dict.fromkeys(NAMES, frame), fmt,
+                         label_file=LABEL_NAME[fmt], override=override)
 
 
 def person(image_id: str) -> str:
@@ -83,7 +47,7 @@ def assert_nothing_written(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
 
-@pytest.mark.parametrize("fmt", ["v5", "v73"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_import_round_trips_through_read_index(tmp_path, fmt):
     src = make_release(tmp_path / "src", fmt)
     summary = import_lfwa(src, tmp_path / "out", val_fraction=0.4, seed=1)
@@ -91,7 +55,7 @@ def test_import_round_trips_through_read_index(tmp_path, fmt):
     assert index.ids == [name.split("\\")[1] for name in NAMES]
     np.testing.assert_array_equal(index.labels, LABELS)
     partition = dict(zip(index.ids, index.partition))
-    assert {i for i, p in partition.items() if p == PARTITIONS["test"]} == {index.ids[r - 1] for r in TEST}
+    assert {i for i, p in partition.items() if p == PARTITIONS["test"]} == {index.ids[r] for r in TEST}
     people = {name: {person(i) for i, p in partition.items() if p == code} for name, code in PARTITIONS.items()}
     assert len(people["val"]) == 2 and len(people["train"]) == 3  # 40% of the five train people
     assert not people["val"] & people["train"]
@@ -110,7 +74,7 @@ def test_val_draw_depends_only_on_seed_and_names(tmp_path):
 
 
 def test_attribute_names_may_differ_in_case_and_spaces(tmp_path):
-    src = make_release(tmp_path / "src", "v73", AttrName=[f" {a.lower()} " for a in ATTRIBUTES])
+    src = make_release(tmp_path / "src", "v7.3", AttrName=[f" {a.lower()} " for a in ATTRIBUTES])
     assert import_lfwa(src, tmp_path / "out")["images"]["test"] == 6
 
 
@@ -147,7 +111,7 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("fmt", ["v5", "v73"])
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", BAD)
 def test_bad_release_names_the_file_and_writes_nothing(tmp_path, case, fmt):
     override, damage, message = BAD[case]
@@ -191,7 +155,7 @@ def test_failed_write_leaves_no_out_and_keeps_the_old_one(tmp_path, monkeypatch)
 
 
 def test_cli_imports_copies_and_refuses_to_overwrite(tmp_path, capsys):
-    src = make_release(tmp_path / "src", "v73")
+    src = make_release(tmp_path / "src", "v7.3")
     out = tmp_path / "out"
     assert main(["import-lfwa", str(src), str(out), "--val-fraction", "0.4", "--seed", "1", "--copy"]) == 0
     printed = capsys.readouterr().out
@@ -204,6 +168,66 @@ def test_cli_imports_copies_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(["check", str(out)]) == 0
     assert main(["import-lfwa", str(src), str(tmp_path / "x"), "--val-fraction", "1"]) == 2
     assert "val_fraction must be in [0, 1)" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory) -> Path:
+    return ensure_synthetic(24, seed=0, root=tmp_path_factory.mktemp("faces") / "synth", progress=False)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_synthetic_release_imports_with_disjoint_identities(tmp_path, faces, fmt):
+    release = synthetic_release(tmp_path / "release", n=20, people=6, seed=1, mat_format=fmt, faces=faces,
+                                progress=False)
+    summary = import_lfwa(release, tmp_path / "out", val_fraction=0)
+    index = read_index(tmp_path / "out")
+    assert len(index) == 20 and summary["missing"]["count"] == 0
+    assert all(re.fullmatch(r"Person_000[1-6]_000[1-4]\.jpg", i) for i in index.ids)
+    source = read_index(faces).labels[:20]
+    assert sorted(map(bytes, index.labels)) == sorted(map(bytes, source))  # the synthetic labels, dealt out
+    people = {name: {person(i) for i, p in zip(index.ids, index.partition) if p == code}
+              for name, code in PARTITIONS.items()}
+    assert len(people["train"]) == len(people["test"]) == 3 and not people["train"] & people["test"]
+    split = read_mat(release / SPLIT_FILE, ("indices_identity_train", "indices_identity_test"))
+    assert sorted(np.concatenate([v.ravel() for v in split.values()])) == list(range(1, 7))
+    sizes = set()
+    for k in range(len(index)):
+        with Image.open(index.image_path(k)) as image:
+            sizes.add(image.size)
+    assert sizes == {(250, 250)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "release"]  # no temporary folder left
+
+
+def test_synthetic_release_is_reused_and_rebuilt_on_new_parameters(tmp_path, monkeypatch):
+    monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
+    first = synthetic_release(n=12, people=4, progress=False)  # the faces come from ensure_synthetic
+    assert first.parent == tmp_path / "home" / "data"
+    stamps = {p: p.stat().st_mtime_ns for p in first.rglob("*")}
+
+    def rewrite(*args, **kwargs):
+        raise AssertionError("the finished release was written again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lfwa_release, "write_release", rewrite)
+        assert synthetic_release(n=12, people=4, progress=False) == first
+    assert {p: p.stat().st_mtime_ns for p in first.rglob("*")} == stamps
+    assert synthetic_release(first, n=12, people=3, progress=False) == first
+    assert json.loads((first / MARKER).read_text())["people"] == 3
+    assert len(list((first / "lfw").iterdir())) == 3
+
+
+def test_interrupted_synthetic_release_leaves_nothing(tmp_path, faces, monkeypatch):
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lfwa_release, "lfw_frame", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic_release(tmp_path / "release", n=8, people=2, faces=faces, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(MgmtnError, match="mine: exists and is not a synthetic LFWA release"):
+        synthetic_release(tmp_path / "mine", n=8, people=2, faces=faces, progress=False)
 
 
 @pytest.fixture

@@ -41,6 +41,9 @@ STUDIES: dict[str, tuple[Run, ...]] = {
     + tuple(Run(m) for m in ("ag", "aml-gr4", "mgmtn-sa", "mgmtn-ca-sa")),
     # Table 4 / Fig. 7: the AML (Gr4) model with the mask region scaled to a fraction of its area.
     "mask-scale": tuple(Run("aml-gr4", mask_scale=s) for s in (0.64, 0.81, 1.0, 1.21, 1.44)),
+    # Table 2's other methods, built from their papers, beside the baseline and MGMTN.
+    "comparison": tuple(Run(m, seed=s) for m in ("global", "mgmtn") for s in NOISE_SEEDS)
+    + tuple(Run(m) for m in ("dmm-cnn", "mgg-net", "far-amtn", "cascade")),
     # Fig. 9: which features are fused with the global one.
     "fusion": tuple(Run(m, seed=s) for m in ("global", "mgmtn") for s in NOISE_SEEDS)
     + tuple(Run(m) for m in ("aml-gr4", "aml-gr34")),

@@ -208,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     ablate = verbs.add_parser("ablate", help="train and score the paper's ablation studies (Tables 3, 4, Fig. 9)")
     ablate.add_argument("data", nargs="?", default=None, help="dataset folder (default: the profile's synthetic faces)")
     ablate.add_argument("--out", required=True, help="folder for the runs, one subfolder each")
-    ablate.add_argument("--study", action="append", choices=["components", "mask-scale", "fusion"],
-                        help="repeat for several (default: all three)")
+    ablate.add_argument("--study", action="append", choices=["components", "mask-scale", "fusion", "comparison"],
+                        help="repeat for several (default: components, mask-scale, fusion)")
     ablate.add_argument("--unet", default=None, help="train-unet run folder")
     ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
     ablate.add_argument("--epochs", type=int, default=None, help="(default: profile)")

@@ -37,3 +37,14 @@ TABLE4 = pd.DataFrame(
     columns=["mask_scale", "accuracy", "mA"]).set_index("mask_scale")
 
 MASK_MEAN_F1 = 89.02  # Sec. 4.4, UNet masks against FaRL boxes, CelebA test split
+
+# The comparison methods as reported (accuracy and mA in %, CelebA / LFWA test splits), keyed by the model
+# name that rebuilds them here; "source" says where each row is printed. FAR-AMTN's abstract gives no numbers.
+COMPARISON = pd.DataFrame(
+    [("global", "MGMTN paper, Table 2 (baseline, ResNeSt50)", 90.91, 85.62, 88.01, 80.72),
+     ("mgmtn", "MGMTN paper, Table 2 (ResNeSt50)", 92.30, 87.01, 89.33, 81.10),
+     ("dmm-cnn", "MGMTN paper, Table 2 (ResNet50)", 91.70, 86.56, None, None),
+     ("mgg-net", "MGMTN paper, Table 2 (ResNet50)", 92.00, 87.20, 87.20, 85.19),
+     ("cascade", "its own paper, Sec. 4 (average accuracy)", 90.2, 87.8, None, None),
+     ("far-amtn", "abstract only: no numbers", None, None, None, None)],
+    columns=["model", "source", "celeba_accuracy", "lfwa_accuracy", "celeba_mA", "lfwa_mA"]).set_index("model")

@@ -1,14 +1,18 @@
-"""Training an attribute model (MGMTN, its ablations, the baselines) on a CelebA-layout folder.
+"""Training an attribute model (MGMTN, its ablations, the baselines, the comparison methods) on a CelebA-layout folder.
 
 ``train`` builds the data, the model and the loss from a profile, then hands
-them to the shared loop in ``mgmtn.engine``. The run folder it writes is all
-that ``mgmtn evaluate`` and ``mgmtn predict`` need: ``config.json`` says how to
-rebuild the model, ``best.pt`` holds its weights.
+them to the shared loop in ``mgmtn.engine``. The MGMTN family trains with the
+profile's loss; a comparison method brings its paper's objective
+(``mgmtn.models.build_objective``), which is trained and checkpointed with
+the model. The run folder it writes is all that ``mgmtn evaluate`` and
+``mgmtn predict`` need: ``config.json`` says how to rebuild the model,
+``best.pt`` holds its weights.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,11 @@ from mgmtn.data.transforms import TrainTransform
 from mgmtn.engine import LoopConfig, fit, is_main, load_checkpoint, make_loader, seed_everything, setup_distributed
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
-from mgmtn.models import MASK_MODELS, MODEL_NAMES, build_model
+from mgmtn.masks.annotators import default_annotator
+from mgmtn.masks.cache import annotate, load_boxes
+from mgmtn.models import LANDMARK_MODELS, MASK_MODELS, MGMTN, MODEL_NAMES, Objective, build_model, build_objective
+from mgmtn.models.landmarks import LandmarkDataset
+from mgmtn.models.objective import predict_logits
 from mgmtn.provenance import record, write_json
 from mgmtn.models.unet import UNet
 from mgmtn.train_unet import load_unet, unet_record
@@ -42,17 +50,10 @@ class AttributeTask:
         return metrics.summary(targets, probs)
 
 
-@torch.no_grad()
 def predict_probs(model, loader, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Labels and sigmoid probabilities of every image the loader yields, in order."""
-    model.eval()
-    device = device or next(model.parameters()).device
-    targets, probs = [], []
-    for batch in loader:
-        logits = model(batch["image"].to(device)).logits
-        probs.append(torch.sigmoid(logits.float()).cpu().numpy())
-        targets.append(batch["labels"].numpy())
-    return np.concatenate(targets).astype(np.uint8), np.concatenate(probs)
+    targets, logits = predict_logits(model, loader, device)
+    return targets.numpy().astype(np.uint8), logits.sigmoid().numpy()
 
 
 def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
@@ -72,16 +73,26 @@ def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
 
 
 def _fit(model, loaders, cfg: TrainConfig, epochs: int, out: Path, meta: dict, device: str, seed: int,
-         resume: bool, stop_after: int | None = None):
-    """One training stage of ``model``'s trainable parameters, with its own optimizer and checkpoints."""
-    loss = build_loss(cfg.loss).to(device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
+         resume: bool, stop_after: int | None = None, objective: Objective | None = None):
+    """One training stage of ``model``'s trainable parameters, with its own optimizer and checkpoints.
+
+    ``objective``: the model's own Task, whose parameters are trained and whose
+    state is checkpointed beside the model's; by default the profile's loss.
+    """
+    if objective is None:
+        loss = build_loss(cfg.loss).to(device)
+        task, stateful = AttributeTask(loss), {"loss": loss}
+    else:
+        task, stateful = objective.to(device), {"task": objective}
+        if torch.distributed.is_initialized():
+            objective.average_gradients()
+    parameters = chain(model.parameters(), objective.parameters() if objective else ())
+    trainable = [p for p in parameters if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if torch.distributed.is_initialized() else model
     loop = LoopConfig(epochs=epochs, seed=seed, device=device, score="accuracy", stop_after=stop_after)
-    return fit(wrapped, AttributeTask(loss), *loaders, optimizer, scheduler, loop, out, stateful={"loss": loss},
-               meta=meta, resume=resume)
+    return fit(wrapped, task, *loaders, optimizer, scheduler, loop, out, stateful=stateful, meta=meta, resume=resume)
 
 
 def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, device: str, seed: int) -> None:
@@ -110,13 +121,20 @@ def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, devic
 
 
 def _load_init(model: torch.nn.Module, init: Path, config: dict) -> None:
-    """Start from the best weights of another run of the same architecture."""
+    """Start from the best weights of another run of the same architecture.
+
+    The frozen UNet is not taken from ``init``: it stays the one this run's
+    config names, so fine-tuning on new data can use masks learnt on that data.
+    """
     state = load_checkpoint(init / "best.pt")
     source = state["meta"]["config"]
     if (source["model"], source["train"]["backbone"]) != (config["model"], config["train"]["backbone"]):
         raise MgmtnError(f"{init}: a {source['model']} run on {source['train']['backbone']} cannot start a "
                          f"{config['model']} run on {config['train']['backbone']}")
-    model.load_state_dict(state["model"])
+    weights = {k: v for k, v in state["model"].items() if not k.startswith("unet.")}
+    missing = [k for k in model.load_state_dict(weights, strict=False).missing_keys if not k.startswith("unet.")]
+    if missing:
+        raise MgmtnError(f"{init}/best.pt lacks {len(missing)} of this model's tensors (first: {missing[0]})")
 
 
 def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: Path | None = None,
@@ -140,15 +158,22 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     if len(train_index) == 0 or len(val_index) == 0:
         raise MgmtnError(f"{data}: need images in both the train and val partitions "
                          f"(found {len(train_index)} and {len(val_index)})")
-    train_set = CelebADataset(train_index, transform=TrainTransform(
-        resize=cfg.resize, crop=cfg.image_size, max_angle=cfg.rotation, p_rotate=cfg.augment_p,
-        p_flip=cfg.augment_p), seed=seed)
+    transform = TrainTransform(resize=cfg.resize, crop=cfg.image_size, max_angle=cfg.rotation,
+                               p_rotate=cfg.augment_p, p_flip=cfg.augment_p)
+    annotator = default_annotator(index) if model_name in LANDMARK_MODELS else None
+    if annotator:
+        annotate(data, annotator)
+        train_set = LandmarkDataset(train_index, transform, load_boxes(data, annotator, index=train_index), seed)
+    else:
+        train_set = CelebADataset(train_index, transform=transform, seed=seed)
     val_set = CelebADataset(val_index, image_size=cfg.image_size)
     loaders = (make_loader(train_set, cfg.batch_size, True, cfg.workers, seed),
                make_loader(val_set, cfg.batch_size, False, cfg.workers))
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
               "unet": unet_record(unet) if model_name in MASK_MODELS else None, "data": index.describe(),
               "init": str(Path(init).resolve()) if init else None}
+    if annotator:
+        config["annotator"] = annotator  # whose keypoints gave the landmark targets
     out = Path(out)
     if resume != (out / "last.pt").exists():
         raise MgmtnError(f"{out}: nothing to resume (no last.pt)" if resume else
@@ -158,9 +183,10 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
         _load_init(model, Path(init), config)
     if is_main() and not resume:
         write_json(out / "config.json", config)
-    if cfg.stage_epochs and model_name != "global":
+    if cfg.stage_epochs and isinstance(model, MGMTN) and model_name != "global":
         _warm_start(model, loaders, cfg, config, out, device, seed)
-    history = _fit(model, loaders, cfg, cfg.epochs, out, {"config": config}, device, seed, resume, stop_after)
+    history = _fit(model, loaders, cfg, cfg.epochs, out, {"config": config}, device, seed, resume, stop_after,
+                   build_objective(model_name, model))
     if is_main() and len(history) == cfg.epochs:
         seconds = float((history["train_seconds"] + history["eval_seconds"]).sum())
         write_json(out / "train.json", record(device, config=config, wall_seconds=round(seconds, 1),

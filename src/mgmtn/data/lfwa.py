@@ -18,7 +18,9 @@ import os
 import shutil
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import h5py
 import numpy as np
@@ -225,6 +227,24 @@ def _replace(tmp: Path, out: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+@contextmanager
+def build_beside(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` to fill: renamed onto ``out`` when the block ends, removed if it fails.
+
+    Until the rename an earlier ``out`` stays as it was, and a failed or
+    interrupted build leaves no half-written ``out``.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes an owner-only folder
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0,
                 link: bool = True, force: bool = False) -> dict:
     """Write LFWA under ``src`` as a CelebA-layout folder ``out``; returns the summary it saves.
@@ -278,9 +298,7 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
         "missing": {"count": len(missing), "first": missing[:10]},
         "not_in_split": len(names) - len(rows),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with build_beside(out) as tmp:
         summary["linked"] = _place_images([folder / identities[r] / files[r] for r in present],
                                           tmp / IMAGE_DIR, ids, link)
         summary["copied"] = len(ids) - summary["linked"]
@@ -288,11 +306,6 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
         write_partition(tmp, ids, codes)
         with atomic_write(tmp / SUMMARY_FILE) as f:
             json.dump(summary, f, indent=2)
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes an owner-only folder
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary
 
 
