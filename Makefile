@@ -12,7 +12,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-cpu results-ablations results-comparison
+.PHONY: book test unit nbval sync venv clean results-cpu results-ablations results-comparison results-lfwa
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -71,3 +71,11 @@ results-ablations: venv
 # The comparison methods of Table 2 at the same scale, beside the baseline and MGMTN runs of the ablations.
 results-comparison: venv
 	$(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --out $(ABLATIONS) --study comparison
+
+# LFWA: page 11 in the cpu profile on the LFWA subset, fine-tuning from the committed CelebA-subset runs.
+LFWA ?= ../shared/data/lfwa-subset
+
+results-lfwa: sync
+	$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-cpu.ipynb --cwd $(CURDIR) -p profile cpu \
+		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(RESULTS) \
+		-p output_dir $(CURDIR)/results/lfwa-subset

@@ -40,7 +40,7 @@ committed = "ablations-celeba-subset"  # the real-subset runs under results/
 # %%
 from pathlib import Path
 
-from mgmtn import ablations, plots, results
+from mgmtn import ablations, results
 from mgmtn.config import get_profile, resolve_data, run_dir
 from mgmtn.paper import TABLE3
 from mgmtn.train_unet import page_unet
@@ -59,15 +59,7 @@ print(f"{profile} profile, ablation scale: {get_profile(profile).ablation}")
 # gains over the baseline, not the levels.
 
 # %%
-report = ablations.study_report("components", root, "model", "global", TABLE3)
-noise = ablations.measured_noise(root)
-report.round(2)
-
-# %% tags=["hide-input"]
-plots.ablation_gains(report, "global", noise);
-
-# %%
-print("\n".join(ablations.verdicts(report, "global", noise)))
+ablations.present("components", root, "model", "global", TABLE3);
 
 # %% [markdown]
 # ## Committed runs on the real CelebA subset
@@ -79,13 +71,5 @@ print("\n".join(ablations.verdicts(report, "global", noise)))
 
 # %%
 real = results.RESULTS / committed
-real_report = ablations.study_report("components", real, "model", "global", TABLE3)
-if real_report.empty:
-    print(f"no committed runs under {real}")
-else:
-    real_noise = ablations.measured_noise(real)
-    display(ablations.study_table(list(ablations.STUDIES["components"]), real).round(2))
-    display(real_report.round(2))
-    if real_noise is not None:
-        plots.ablation_gains(real_report, "global", real_noise)
-        print("\n".join(ablations.verdicts(real_report, "global", real_noise)))
+display(ablations.study_table(list(ablations.STUDIES["components"]), real).round(2))
+ablations.present("components", real, "model", "global", TABLE3);

@@ -72,16 +72,7 @@ plots.mask_scales(face.resize((unet.input_size,) * 2), {s: scale_masks(masks, s)
 # 05 (baseline and full MGMTN, two seeds each) in the same runs folder.
 
 # %%
-report = ablations.study_report("mask-scale", root, "mask_scale", 1.0, TABLE4)
-noise = ablations.measured_noise(root)
-report.round(2)
-
-# %% tags=["hide-input"]
-plots.ablation_gains(report, 1.0, noise);
-
-# %%
-if noise is not None:
-    print("\n".join(ablations.verdicts(report, 1.0, noise)))
+ablations.present("mask-scale", root, "mask_scale", 1.0, TABLE4);
 
 # %% [markdown]
 # ## Committed runs on the real CelebA subset
@@ -89,13 +80,4 @@ if noise is not None:
 # `make results-ablations` (`cpu` profile at its ablation scale, validation split).
 
 # %%
-real = results.RESULTS / committed
-real_report = ablations.study_report("mask-scale", real, "mask_scale", 1.0, TABLE4)
-if real_report.empty:
-    print(f"no committed runs under {real}")
-else:
-    real_noise = ablations.measured_noise(real)
-    display(real_report.round(2))
-    if real_noise is not None and 1.0 in real_report.index:
-        plots.ablation_gains(real_report, 1.0, real_noise)
-        print("\n".join(ablations.verdicts(real_report, 1.0, real_noise)))
+ablations.present("mask-scale", results.RESULTS / committed, "mask_scale", 1.0, TABLE4);

@@ -34,7 +34,7 @@ committed = "ablations-celeba-subset"  # the real-subset runs under results/
 # %%
 from pathlib import Path
 
-from mgmtn import ablations, plots, results
+from mgmtn import ablations, results
 from mgmtn.config import resolve_data, run_dir
 from mgmtn.train_unet import page_unet
 
@@ -48,15 +48,7 @@ ablations.run_study(list(ablations.STUDIES["fusion"]), data, root, profile, unet
 # ## This profile's runs
 
 # %%
-report = ablations.study_report("fusion", root, "model", "global").rename(index=FIG9)
-noise = ablations.measured_noise(root)
-report.round(2)
-
-# %% tags=["hide-input"]
-plots.ablation_gains(report, "Gl", noise);
-
-# %%
-print("\n".join(ablations.verdicts(report, "Gl", noise)))
+ablations.present("fusion", root, "model", "global", labels=FIG9);
 
 # %% [markdown]
 # ## Committed runs on the real CelebA subset
@@ -64,13 +56,4 @@ print("\n".join(ablations.verdicts(report, "Gl", noise)))
 # `make results-ablations` (`cpu` profile at its ablation scale, validation split).
 
 # %%
-real = results.RESULTS / committed
-real_report = ablations.study_report("fusion", real, "model", "global").rename(index=FIG9)
-if real_report.empty:
-    print(f"no committed runs under {real}")
-else:
-    real_noise = ablations.measured_noise(real)
-    display(real_report.round(2))
-    if real_noise is not None and "Gl" in real_report.index:
-        plots.ablation_gains(real_report, "Gl", real_noise)
-        print("\n".join(ablations.verdicts(real_report, "Gl", real_noise)))
+ablations.present("fusion", results.RESULTS / committed, "model", "global", labels=FIG9);

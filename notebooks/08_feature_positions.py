@@ -41,13 +41,11 @@ committed = "ablations-celeba-subset"  # the real-subset runs under results/
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from mgmtn import ablations, plots, results
 from mgmtn.config import resolve_data, run_dir
 from mgmtn.data.celeba import read_index
 from mgmtn.masks.annotators import default_annotator
-from mgmtn.positions import activation_positions
+from mgmtn.positions import activation_positions, inside_table
 from mgmtn.train_unet import page_unet
 
 data = resolve_data(data_root, profile)
@@ -69,9 +67,7 @@ plots.position_maps(found);
 # ## Share of maxima inside each group's annotated region
 
 # %%
-inside = pd.DataFrame({model: result["inside"] for model, result in found.items()}) * 100
-inside.loc["mean"] = inside.mean()
-inside.round(1)
+inside_table(found).round(1)
 
 # %% [markdown]
 # ## Committed runs on the real CelebA subset
@@ -86,6 +82,4 @@ if not all(path.exists() for path in files.values()):
 else:
     real = {model: json.loads(path.read_text()) for model, path in files.items()}
     plots.position_maps(real)
-    real_inside = pd.DataFrame({model: result["inside"] for model, result in real.items()}) * 100
-    real_inside.loc["mean"] = real_inside.mean()
-    display(real_inside.round(1))
+    display(inside_table(real).round(1))

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgmtn import ablations, plots, results
+from mgmtn import ablations, results
 from mgmtn.config import get_profile, resolve_data, run_dir
 from mgmtn.models import build_model, parameter_count
 from mgmtn.paper import COMPARISON
@@ -86,15 +86,7 @@ sizes.add_suffix(" (M parameters)").round(2)
 # the last column). Compare the gains over the baseline, not the levels.
 
 # %%
-report = ablations.study_report("comparison", root, "model", "global", paper).join(COMPARISON.source)
-noise = ablations.measured_noise(root)
-report.round(2)
-
-# %% tags=["hide-input"]
-plots.ablation_gains(report, "global", noise);
-
-# %%
-print("\n".join(ablations.verdicts(report, "global", noise)))
+ablations.present("comparison", root, "model", "global", paper, extra=COMPARISON[["source"]]);
 
 # %% [markdown]
 # ## Committed runs on the real CelebA subset
@@ -103,13 +95,4 @@ print("\n".join(ablations.verdicts(report, "global", noise)))
 # 3 epochs) at its ablation scale, scored on the whole validation split.
 
 # %%
-real = results.RESULTS / committed
-real_report = ablations.study_report("comparison", real, "model", "global", paper)
-if real_report.empty:
-    print(f"no committed runs under {real}")
-else:
-    real_noise = ablations.measured_noise(real)
-    display(real_report.join(COMPARISON.source).round(2))
-    if real_noise is not None and "global" in real_report.index:
-        plots.ablation_gains(real_report, "global", real_noise)
-        print("\n".join(ablations.verdicts(real_report, "global", real_noise)))
+ablations.present("comparison", results.RESULTS / committed, "model", "global", paper, extra=COMPARISON[["source"]]);

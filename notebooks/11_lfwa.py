@@ -66,7 +66,7 @@ from mgmtn.train_unet import evaluate_unet, page_unet, train_unet
 
 release = Path(lfwa_root) if lfwa_root else synthetic_release(home() / "data" / "lfwa-synthetic", seed=seed)
 out = run_dir(output_dir, "11_lfwa", profile, release)
-lfwa = out / "lfwa"
+lfwa = run_dir(None, f"lfwa-import-val{val_fraction}-seed{seed}", profile, release)  # never under results/
 if not (lfwa / SUMMARY_FILE).exists():
     import_lfwa(release, lfwa, val_fraction=val_fraction, seed=seed)
 summary = json.loads((lfwa / SUMMARY_FILE).read_text())

@@ -158,3 +158,32 @@ def verdicts(report: pd.DataFrame, reference, noise: pd.Series) -> list[str]:
             parts.append(f"{metric} {gain:+.2f} points ({judged} the seed noise of {noise[metric]:.2f})")
         lines.append(f"{setting} vs {reference}: " + "; ".join(parts))
     return lines
+
+
+def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | None = None,
+            labels: dict | None = None, extra: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """Show a study on a notebook page: its report, the gains plot and one verdict per setting.
+
+    ``labels`` renames settings for display (e.g. Fig. 9's bar names);
+    ``extra`` adds columns by setting. None when no run of the study is there yet.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from mgmtn.plots import ablation_gains
+
+    report = study_report(study, root, key, reference, paper)
+    if report.empty:
+        print(f"no runs of the {study} study under {root}")
+        return None
+    if labels:
+        report, reference = report.rename(index=labels), labels.get(reference, reference)
+    if extra is not None:
+        report = report.join(extra)
+    display(report.round(2))
+    noise = measured_noise(root)
+    if noise is not None and reference in report.index:
+        ablation_gains(report, reference, noise)
+        plt.show()
+        print("\n".join(verdicts(report, reference, noise)))
+    return report

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from mgmtn.attributes import GROUP_NAMES, NUM_GROUPS
@@ -72,3 +73,10 @@ def activation_positions(run: Path, data: Path, annotator: str, split: str = "va
                record(device, **result, config=config, data=index.describe(),
                       wall_seconds=round(time.perf_counter() - started, 1)))
     return result
+
+
+def inside_table(found: dict[str, dict]) -> pd.DataFrame:
+    """Share (%) of maxima inside each group's annotated region, one column per model, with the mean."""
+    table = pd.DataFrame({model: result["inside"] for model, result in found.items()}) * 100
+    table.loc["mean"] = table.mean()
+    return table
