@@ -48,7 +48,7 @@ from mgmtn.train_unet import load_unet, page_unet
 data = resolve_data(data_root, profile)
 root = run_dir(output_dir, "ablations", profile, data)
 unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
-ablations.run_study(list(ablations.STUDIES["mask-scale"]), data, root, profile, unet_run, device=device)
+ablations.run_study(list(ablations.STUDIES["mask-scale"]), data, root, profile, unet_run, device=device);
 
 # %% [markdown]
 # ## The five regions on one validation face (Fig. 7)

@@ -42,7 +42,7 @@ FIG9 = {"global": "Gl", "aml-gr4": "Gr4", "aml-gr34": "Gr4+Gr3", "mgmtn": "G2FF"
 data = resolve_data(data_root, profile)
 root = run_dir(output_dir, "ablations", profile, data)
 unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
-ablations.run_study(list(ablations.STUDIES["fusion"]), data, root, profile, unet_run, device=device)
+ablations.run_study(list(ablations.STUDIES["fusion"]), data, root, profile, unet_run, device=device);
 
 # %% [markdown]
 # ## This profile's runs

@@ -21,9 +21,9 @@
 # features of AML they stay on the face part each group is about. Here the
 # same is counted over many validation faces: for each group, how often a
 # channel's maximum lands in each cell of the feature grid, and what share of
-# maxima land inside the group's region drawn from the annotator's boxes (the
-# boxes of page 02, not the UNet's masks, so MGMTN is not graded by its own
-# masks). The global model's maxima are the same for every group; full
+# the chosen cells' area lies inside the group's region drawn from the
+# annotator's boxes (the boxes of page 02, not the UNet's masks, so MGMTN is
+# not graded by its own masks). The global model's maxima are the same for every group; full
 # MGMTN's are taken on its masked F4 group features.
 
 # %% tags=["parameters"]
@@ -52,7 +52,7 @@ data = resolve_data(data_root, profile)
 root = run_dir(output_dir, "ablations", profile, data)
 unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
 pair = [ablations.Run("global"), ablations.Run("mgmtn")]
-ablations.run_study(pair, data, root, profile, unet_run, device=device)
+ablations.run_study(pair, data, root, profile, unet_run, device=device);
 annotator = annotator or default_annotator(read_index(data))
 found = {run.model: activation_positions(root / run.name, data, annotator, limit=images, device=device)
          for run in pair}
@@ -64,7 +64,10 @@ found = {run.model: activation_positions(root / run.name, data, annotator, limit
 plots.position_maps(found);
 
 # %% [markdown]
-# ## Share of maxima inside each group's annotated region
+# ## How much of the chosen cells lies inside each group's annotated region
+#
+# In %, averaged over channels and faces; `chance` is the region's share of
+# the image, what positions drawn at random would score.
 
 # %%
 inside_table(found).round(1)

@@ -61,7 +61,7 @@ from mgmtn.train_unet import load_unet, page_unet
 data = resolve_data(data_root, profile)
 root = run_dir(output_dir, "ablations", profile, data)
 unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
-ablations.run_study(list(ablations.STUDIES["comparison"]), data, root, profile, unet_run, device=device)
+ablations.run_study(list(ablations.STUDIES["comparison"]), data, root, profile, unet_run, device=device);
 paper = COMPARISON[["celeba_accuracy", "celeba_mA"]].set_axis(["accuracy", "mA"], axis=1)
 
 # %% [markdown]

@@ -4,9 +4,12 @@ Max pooling keeps one cell of the feature map per channel. For the global
 model that is the F5 argmax, one position per channel shared by all groups;
 for a mask-guided model it is the F4 argmax inside each group's region.
 ``activation_positions`` counts these cells over a split and reports, per
-group, the share that falls inside the group's region (at the cell's centre) drawn from the
-annotator's boxes (not from the UNet's masks): Fig. 8's point is that global
-features often fire away from the part an attribute is about.
+group, how much of the chosen cells' area lies inside the group's region
+drawn from the annotator's boxes (not from the UNet's masks), beside the
+region's own area, which is what positions drawn at random would score.
+Measuring area rather than hits keeps the coarse F5 grid and the finer F4
+grid comparable. Fig. 8's point is that global features often fire away from
+the part an attribute is about.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from mgmtn.attributes import GROUP_NAMES, NUM_GROUPS
 from mgmtn.data.celeba import read_index
@@ -26,17 +30,6 @@ from mgmtn.engine import make_loader
 from mgmtn.masks.cache import load_boxes
 from mgmtn.provenance import record, write_json
 from mgmtn.train import load_run
-
-
-def cell_centres(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """Image-resolution masks (B, G, H, W) read at the centre pixel of each cell of a feature grid.
-
-    Testing the cell's centre rather than its cover keeps the share of
-    positions inside a region comparable between the coarse F5 grid and F4.
-    """
-    rows = ((torch.arange(grid[0]) + 0.5) * masks.shape[-2] / grid[0]).long()
-    cols = ((torch.arange(grid[1]) + 0.5) * masks.shape[-1] / grid[1]).long()
-    return masks[..., rows, :][..., cols] > 0.5
 
 
 @torch.no_grad()
@@ -52,7 +45,7 @@ def activation_positions(run: Path, data: Path, annotator: str, split: str = "va
     dataset = CelebADataset(index, transform=EvalTransform(size=config["train"]["image_size"]),
                             boxes=load_boxes(data, annotator, index=index))
     level = "F4" if model.scales else "F5"
-    density, inside, total = None, torch.zeros(NUM_GROUPS), 0
+    density, inside, area, total = None, torch.zeros(NUM_GROUPS), torch.zeros(NUM_GROUPS), 0
     for batch in make_loader(dataset, 64, False, 0):
         output = model(batch["image"].to(device), return_positions=True)
         positions = output.extras["positions"][level].cpu()
@@ -62,12 +55,15 @@ def activation_positions(run: Path, data: Path, annotator: str, split: str = "va
         density = torch.zeros(NUM_GROUPS, grid[0] * grid[1]) if density is None else density
         density.scatter_add_(1, positions.transpose(0, 1).reshape(NUM_GROUPS, -1),
                              torch.ones(NUM_GROUPS, positions[:, 0].numel()))
-        inside += cell_centres(batch["masks"], grid).flatten(-2).gather(-1, positions).float().sum((0, 2))
+        cover = F.adaptive_avg_pool2d(batch["masks"].float(), grid).flatten(-2)  # (B, G, cells): share in region
+        inside += cover.gather(-1, positions).sum((0, 2))
+        area += cover.mean(-1).sum(0) * positions.shape[-1]
         total += positions[:, 0].numel()
     density = (density / total).reshape(NUM_GROUPS, *grid).numpy()
     result = {"run": str(run), "model": config["model"], "level": level, "split": split, "images": len(index),
               "annotator": annotator, "grid": list(grid),
               "inside": dict(zip(GROUP_NAMES, (inside / total).tolist())),
+              "chance": dict(zip(GROUP_NAMES, (area / total).tolist())),
               "density": {g: np.round(d, 5).tolist() for g, d in zip(GROUP_NAMES, density)}}
     write_json(Path(out) if out else Path(run) / f"positions_{split}.json",
                record(device, **result, config=config, data=index.describe(),
@@ -76,7 +72,12 @@ def activation_positions(run: Path, data: Path, annotator: str, split: str = "va
 
 
 def inside_table(found: dict[str, dict]) -> pd.DataFrame:
-    """Share (%) of maxima inside each group's annotated region, one column per model, with the mean."""
-    table = pd.DataFrame({model: result["inside"] for model, result in found.items()}) * 100
+    """Share (%) of maxima inside each group's annotated region, one column per model, with the mean.
+
+    The 'chance' column is the share a position drawn uniformly over the map would get: the region's area.
+    """
+    first = next(iter(found.values()))
+    table = pd.DataFrame({**{model: result["inside"] for model, result in found.items()},
+                          "chance": first["chance"]}) * 100
     table.loc["mean"] = table.mean()
     return table
