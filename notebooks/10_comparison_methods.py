@@ -35,7 +35,10 @@
 #
 # Each module's docstring lists the equations it implements and the choices
 # its paper leaves open. The comparison models use their own papers' losses;
-# MGMTN and the baseline use Equalized Focal Loss.
+# MGMTN and the baseline use Equalized Focal Loss. Losses change what a model
+# optimises: the cascade's batch balancing gives each attribute's positives
+# and negatives equal weight, which favours mA (a class-balanced score) over
+# plain accuracy, so read both columns.
 
 # %% tags=["parameters"]
 profile = "smoke"
