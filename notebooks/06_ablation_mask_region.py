@@ -5,12 +5,15 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
 #     name: python3
 # ---
 
+# %%
 
 # %% [markdown]
 # # Ablation: how much of the predicted region to keep (Table 4, Fig. 7)
@@ -54,7 +57,10 @@ ablations.run_study(list(ablations.STUDIES["mask-scale"]), data, root, profile, 
 # ## The five regions on one validation face (Fig. 7)
 #
 # The UNet's mask of each group, binarised, then replaced by its bounding box
-# scaled about its centre, exactly as the model does before pooling.
+# scaled about its centre, exactly as the model does before pooling. At 100%
+# the model keeps the mask as predicted (`scale_masks` leaves it unchanged),
+# so that row differs from the others in shape as well as in size: the UNet
+# learnt rectangles, but its masks are ragged at their edges.
 
 # %% tags=["hide-input"]
 unet = load_unet(unet_run)

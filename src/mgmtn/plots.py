@@ -182,16 +182,17 @@ def position_maps(results: dict[str, dict]):
     """Fig. 8 as densities: where each group's max-pooled features fire, one row per model.
 
     ``results`` maps a label to an ``activation_positions`` record; each panel
-    is the share of positions per cell of that model's feature grid, with the
-    share inside the group's annotated region in its title.
+    is the share of positions per cell of that model's feature grid; its title
+    gives how much of the chosen cells lies in the group's annotated region,
+    and how much random cells would.
     """
-    fig, axes = plt.subplots(len(results), len(GROUP_NAMES), figsize=(1.7 * len(GROUP_NAMES), 2.1 * len(results)),
+    fig, axes = plt.subplots(len(results), len(GROUP_NAMES), figsize=(1.9 * len(GROUP_NAMES), 2.2 * len(results)),
                              squeeze=False)
     for row, (label, result) in zip(axes, results.items()):
         for ax, group in zip(row, GROUP_NAMES):
             ax.imshow(np.asarray(result["density"][group]), cmap="magma", vmin=0)
-            ax.set_title(f"{group.replace('_', ' ')}\n{result['inside'][group]:.0%} inside", fontsize=8,
-                         color=GROUP_COLOURS[group])
+            ax.set_title(f"{group.replace('_', ' ')}\n{result['inside'][group]:.0%} in region "
+                         f"(chance {result['chance'][group]:.0%})", fontsize=8, color=GROUP_COLOURS[group])
             ax.set_xticks([])
             ax.set_yticks([])
         row[0].set_ylabel(f"{label}\n{result['level']} {result['grid'][0]}x{result['grid'][1]}", fontsize=9)
