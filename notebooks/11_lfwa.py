@@ -41,6 +41,7 @@ data_root = None  # unused: LFWA and CelebA have their own roots below
 lfwa_root = None  # an LFWA release (lfw_att_40.mat, indices_train_test.mat, lfw/); default: a synthetic one
 celeba_root = None  # the CelebA folder the fine-tuned models start from; default: the profile's synthetic faces
 celeba_runs = None  # folder of CelebA-trained runs, one per model name; default: page 04's (trained if absent)
+celeba_unet = None  # a train-unet run on CelebA; default: page 03's (trained if absent)
 device = "cpu"
 output_dir = None  # default: build/runs/<profile>-<data>/11_lfwa
 seed = 0
@@ -99,7 +100,7 @@ print(f"scoring on: {label} ({index.describe()['per_partition'][split]} images)"
 # %%
 annotate(lfwa, "dlib", workers=1, progress=False)
 celeba = resolve_data(celeba_root, profile)
-celeba_unet = page_unet(celeba, profile, device=device, seed=seed)
+celeba_unet = Path(celeba_unet) if celeba_unet else page_unet(celeba, profile, device=device, seed=seed)
 lfwa_unet = out / "unet-lfwa"
 if not (lfwa_unet / "unet.pt").exists():
     train_unet(lfwa, lfwa_unet, profile=profile, annotator="dlib", device=device, seed=seed,
