@@ -254,3 +254,4 @@ def test_real_lfwa_subset_imports(lfwa_subset, tmp_path):
     val = {person(i) for i, p in zip(index.ids, index.partition) if p == PARTITIONS["val"]}
     train = {person(i) for i, p in zip(index.ids, index.partition) if p == PARTITIONS["train"]}
     assert not val & train
+    assert main(["check", str(tmp_path / "lfwa")]) == 0

@@ -78,7 +78,7 @@ PROFILES: dict[str, Profile] = {
         "smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
         synth_images=3000,
         train=TrainConfig(lr=1e-3),
-        ablation=dict(train_limit=1200, val_limit=300, epochs=6)),
+        ablation=dict(train_limit=800, val_limit=200, epochs=5)),
     "cpu": Profile(
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,
