@@ -38,3 +38,11 @@ def test_positions_are_a_density_per_group_and_written_with_provenance(runs):
     table = inside_table(found)
     assert list(table.columns) == ["global", "mgmtn", "chance"] and table.index[-1] == "mean"
     assert table.loc["mean", "chance"] == pytest.approx(100 * np.mean(list(found["global"]["chance"].values())))
+
+
+def test_positions_verb_prints_the_shares(runs, capsys):
+    from mgmtn.cli import main
+
+    faces, folders = runs
+    assert main(["positions", str(folders["global"]), "--data", str(faces), "--annotator", "synthetic"]) == 0
+    assert '"level": "F5"' in capsys.readouterr().out

@@ -8,6 +8,7 @@ show a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -32,7 +33,6 @@ def _annotate(args) -> None:
 
 
 def _train_unet(args) -> None:
-    import json
 
     from mgmtn.config import resolve_data
     from mgmtn.train_unet import train_unet
