@@ -12,7 +12,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-cpu results-ablations results-comparison results-lfwa
+.PHONY: book test unit nbval sync venv clean results-cpu results-recipe results-ablations results-comparison results-lfwa
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -47,16 +47,22 @@ clean:
 CELEBA ?= ../shared/data/celeba-subset
 RESULTS := results/cpu-celeba-subset
 CPU_MODELS ?= global mgmtn
+SEEDS ?= 0 1
 
 results-cpu: venv
 	$(BIN)/mgmtn annotate $(CELEBA) --annotator dlib
-	$(BIN)/mgmtn train-unet $(CELEBA) --annotator dlib --profile cpu --out $(RESULTS)/unet-dlib \
-		$(if $(wildcard $(RESULTS)/unet-dlib/last.pt),--resume)
-	for model in $(CPU_MODELS); do \
-		$(BIN)/mgmtn train $(CELEBA) --model $$model --profile cpu --unet $(RESULTS)/unet-dlib \
-			--out $(RESULTS)/$$model $$(test -f $(RESULTS)/$$model/last.pt && echo --resume) && \
-		$(BIN)/mgmtn evaluate $(RESULTS)/$$model --data $(CELEBA) --split val || exit 1; \
-	done
+	test -f $(RESULTS)/unet-dlib/unet.pt || $(BIN)/mgmtn train-unet $(CELEBA) --annotator dlib --profile cpu \
+		--out $(RESULTS)/unet-dlib $(if $(wildcard $(RESULTS)/unet-dlib/last.pt),--resume)
+	for seed in $(SEEDS); do for model in $(CPU_MODELS); do \
+		run=$(RESULTS)/$$model-seed$$seed; test -f $$run/eval_val.json && continue; \
+		test -f $$run/train.json || $(BIN)/mgmtn train $(CELEBA) --model $$model --profile cpu --seed $$seed \
+			--unet $(RESULTS)/unet-dlib --out $$run $$(test -f $$run/last.pt && echo --resume) || exit 1; \
+		$(BIN)/mgmtn evaluate $$run --data $(CELEBA) --split val || exit 1; \
+	done; done
+
+# The recipe study (page 12): which from-scratch recipe learns, one factor at a time, global baseline.
+results-recipe: venv
+	$(BIN)/mgmtn recipes $(CELEBA) --out results/recipe-celeba-subset
 
 # The ablation studies (Tables 3 and 4, Fig. 9) on the real subset, at the cpu profile's reduced ablation
 # scale (the first 3,000 training images, 1,000 val images during training); scores on the whole val split.

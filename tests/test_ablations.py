@@ -4,7 +4,7 @@ from mgmtn.ablations import STUDIES, Run, by_setting, noise_level, run_study, st
 from mgmtn.config import ensure_synthetic
 from mgmtn.errors import MgmtnError
 
-FAST = dict(epochs=1, image_size=32, train_limit=32, val_limit=16, batch_size=16)
+FAST = dict(epochs=1, image_size=32, train_limit=32, select_images=16, batch_size=16)
 
 
 def test_studies_cover_the_papers_rows_and_runs_are_named_uniquely():

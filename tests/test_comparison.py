@@ -20,7 +20,7 @@ from mgmtn.models.mgg_net import mean_probability_logit
 from mgmtn.train import train
 
 COMPARISON = ("dmm-cnn", "mgg-net", "far-amtn", "cascade")
-FAST = dict(epochs=1, image_size=32, train_limit=48, val_limit=32, batch_size=16)
+FAST = dict(epochs=1, image_size=32, train_limit=48, select_images=32, batch_size=16)
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,7 @@ def test_accumulate_all_reduces_under_distributed(tmp_path):
 
 def test_build_loss():
     assert isinstance(build_loss("efl"), EqualizedFocalLoss)
-    assert isinstance(build_loss("focal", gamma=1.0), FocalLoss)
+    assert isinstance(build_loss("focal", alpha=None), FocalLoss)
     assert isinstance(build_loss("bce"), BCELoss)
     with pytest.raises(MgmtnError, match="unknown loss"):
         build_loss("hinge")

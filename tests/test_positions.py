@@ -10,7 +10,7 @@ from mgmtn.positions import activation_positions, inside_table
 from mgmtn.train import train
 from mgmtn.train_unet import train_unet
 
-FAST = dict(epochs=1, image_size=32, train_limit=32, val_limit=16, batch_size=16)
+FAST = dict(epochs=1, image_size=32, train_limit=32, select_images=16, batch_size=16)
 
 
 @pytest.fixture(scope="module")

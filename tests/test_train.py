@@ -20,7 +20,7 @@ from mgmtn.models.backbone import create_backbone
 from mgmtn.train import model_from_config, train
 from mgmtn.train_unet import train_unet
 
-FAST = dict(epochs=2, image_size=32, train_limit=48, val_limit=32, batch_size=16)
+FAST = dict(epochs=2, image_size=32, train_limit=48, select_images=32, batch_size=16)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_evaluate_and_predict_on_a_run(faces, unet_run, tmp_path):
     run = train(faces, tmp_path / "run", "mgmtn", unet=unet_run, **{**FAST, "epochs": 1})
     result = evaluate(run, faces, split="test")
     saved = json.loads((run / "eval_test.json").read_text())
-    assert 0 <= saved["accuracy"] <= 1 and "tuned_on_val" in saved and saved["code_version"]
+    assert 0 <= saved["accuracy"] <= 1 and "tuned_on_select" in saved and saved["code_version"]
     assert saved["hardware"]["cpu_count"] and saved["wall_seconds"] >= 0
     assert len(pd.read_csv(run / "eval_test.csv")) == 40 and result["mA"] == saved["mA"]
     image = next((faces / "img_align_celeba").iterdir())
@@ -116,7 +116,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 def test_two_process_torchrun_smoke(faces, tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                "-m", "mgmtn.cli", "train", str(faces), "--model", "global", "--out", str(tmp_path / "ddp"),
-               "--epochs", "1", "--limit", "32", "--image-size", "32"]
+               "--epochs", "1", "--limit", "32", "--image-size", "32", "--select-images", "16"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]

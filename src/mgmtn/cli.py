@@ -50,7 +50,7 @@ def _train(args) -> None:
     out = train(resolve_data(args.data, args.profile), Path(args.out), args.model, profile=args.profile,
                 unet=Path(args.unet) if args.unet else None, device=args.device, seed=args.seed,
                 resume=args.resume, stop_after=args.stop_after, epochs=args.epochs, backbone=args.backbone,
-                image_size=args.image_size, train_limit=args.limit, val_limit=args.val_limit, loss=args.loss,
+                image_size=args.image_size, train_limit=args.limit, select_images=args.select_images, loss=args.loss,
                 weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None)
     print(f"run: {out}")
 
@@ -62,8 +62,15 @@ def _ablate(args) -> None:
     runs = study_runs(args.study or ["components", "mask-scale", "fusion"])
     run_study(runs, resolve_data(args.data, args.profile), Path(args.out), args.profile,
               Path(args.unet) if args.unet else None, device=args.device, epochs=args.epochs,
-              train_limit=args.limit, val_limit=args.val_limit)
+              train_limit=args.limit, select_images=args.select_images)
     print(study_table(runs, Path(args.out)).round(2).to_string(index=False))
+
+
+def _recipes(args) -> None:
+    from mgmtn.recipes import recipe_table, run_recipes
+
+    run_recipes(Path(args.data), Path(args.out), rows=args.row, device=args.device)
+    print(recipe_table(Path(args.out), args.row).round(2).to_string(index=False))
 
 
 def _positions(args) -> None:
@@ -201,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--stop-after", type=int, default=None, help="stop after N epochs; continue with --resume")
     train.add_argument("--mask-scale", type=float, default=None,
                        help="mask region as a fraction of the predicted region's area (Table 4; default 1)")
-    train.add_argument("--val-limit", type=int, default=None, help="validate on the first N val images only")
+    train.add_argument("--select-images", type=int, default=None,
+                       help="size of the selection split carved from train (default: profile)")
     train.add_argument("--init", default=None, help="start from the best weights of this finished run (fine-tuning)")
     _run_options(train, _train)
 
@@ -214,9 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
     ablate.add_argument("--epochs", type=int, default=None, help="(default: profile)")
     ablate.add_argument("--limit", type=int, default=None, help="use only the first N training images")
-    ablate.add_argument("--val-limit", type=int, default=None, help="validate on the first N val images only")
+    ablate.add_argument("--select-images", type=int, default=None,
+                        help="size of the selection split carved from train (default: profile)")
     ablate.add_argument("--device", default="cpu")
     ablate.set_defaults(handler=_ablate)
+
+    recipes = verbs.add_parser("recipes", help="the recipe study: which from-scratch recipe learns (page 12)")
+    recipes.add_argument("data", help="CelebA-layout folder")
+    recipes.add_argument("--out", required=True, help="folder for the runs, one subfolder each")
+    recipes.add_argument("--row", action="append", default=None, help="run only this row (repeatable)")
+    recipes.add_argument("--device", default="cpu")
+    recipes.set_defaults(handler=_recipes)
 
     evaluate = verbs.add_parser("evaluate", help="score a run on a split of any CelebA-layout folder")
     evaluate.add_argument("run", help="run folder")

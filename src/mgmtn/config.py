@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from mgmtn.errors import MgmtnError
@@ -37,7 +37,13 @@ class UNetConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """An attribute model's training run (Sec. 4.2 of the paper for the ``paper`` profile)."""
+    """An attribute model's training run (Sec. 4.2 of the paper for the ``paper`` profile).
+
+    The recipe fields (optimizer, schedule, loss, alpha, bias_init) default to
+    what the paper states: Adam with L2 on every parameter, EFL with alpha
+    0.25. The ``cpu`` profile takes what the recipe study (page 12) found to
+    learn from scratch instead.
+    """
 
     backbone: str = "tiny"
     pretrained: bool = False  # timm's ImageNet weights, downloaded or from timm's cache
@@ -50,16 +56,34 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-4
     weight_decay: float = 5e-4
+    optimizer: str = "adam"  # 'adam': L2 on every parameter (the paper); 'adamw': decoupled, conv/linear weights only
+    schedule: str = "epoch-cosine"  # see mgmtn.optim.SCHEDULES
+    warmup_epochs: float = 0.0
     loss: str = "efl"
+    alpha: float | str | None = 0.25  # focal/EFL weight of positives; 'prior': 1 - the attribute's positive rate
+    bias_init: bool = False  # start each attribute's logit at its label log-odds
+    precision: str = "fp32"  # 'bf16': autocast (CUDA, or a CPU with AVX-512 BF16)
     mask_scale: float = 1.0
     stage_epochs: int = 0  # paper: global branch, then group modules, this many epochs each before joint training
+    image_cache: bool = True  # decode and resize every image once (mgmtn.data.image_cache)
+    select_images: int = 2000  # carved from the train partition, identity-disjoint: chooses best.pt and thresholds
     train_limit: int | None = None
-    val_limit: int | None = None
     workers: int = 0
 
     @property
     def resize(self) -> int:
         return round(self.image_size * self.resize_ratio)
+
+    @classmethod
+    def from_record(cls, record: dict) -> "TrainConfig":
+        """The config a run recorded; fields of other versions are ignored and missing ones take defaults."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
+
+# What the recipe study (notebook 12, results/recipe-celeba-subset) found to learn from scratch on 2 CPUs.
+CPU_RECIPE = dict(optimizer="adamw", weight_decay=0.05, schedule="cosine", warmup_epochs=0.5, loss="bce",
+                  alpha=None, bias_init=True, lr=2e-3)
 
 
 @dataclass(frozen=True)
@@ -77,20 +101,22 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
         synth_images=3000,
-        train=TrainConfig(lr=1e-3),
-        ablation=dict(train_limit=800, val_limit=200, epochs=5)),
+        train=TrainConfig(lr=1e-3, select_images=300),
+        ablation=dict(train_limit=800, select_images=200, epochs=5)),
     "cpu": Profile(
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,
-        unet=UNetConfig(epochs=5),
-        train=TrainConfig(backbone="resnet18", image_size=112, epochs=3, batch_size=64, lr=1e-3, workers=1),
-        ablation=dict(train_limit=3000, val_limit=1000)),
+        unet=UNetConfig(epochs=3),
+        train=TrainConfig(backbone="resnet18", image_size=112, epochs=6, batch_size=64, precision="bf16",
+                          **CPU_RECIPE),
+        ablation=dict(train_limit=3000, select_images=1000)),
     "paper": Profile(
         "paper", "the paper's protocol (ResNeSt50, 227 px, ImageNet weights) on a GPU",
         synth_images=20000,
         unet=UNetConfig(input_size=128, base_width=16, epochs=20, batch_size=64),
         train=TrainConfig(backbone="resnest50d", pretrained=True, image_size=227, epochs=30, stage_epochs=3,
-                          batch_size=36, lr=1e-4, workers=8)),
+                          batch_size=36, lr=1e-4, workers=8, precision="bf16", select_images=5000, image_cache=False,
+                          schedule="cosine", warmup_epochs=0.5)),
 }
 
 

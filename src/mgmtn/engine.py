@@ -2,7 +2,7 @@
 
 A run folder holds ``last.pt`` (everything needed to continue: model,
 optimizer, scheduler, loss state, RNG states), ``best.pt`` (the weights that
-scored best on validation) and ``metrics.csv`` (one row per epoch). All three
+scored best on the selection split) and ``metrics.csv`` (one row per epoch). All three
 are written atomically, so an interrupted run never leaves a broken file in
 place of a good one, and ``resume=True`` continues exactly where the last
 finished epoch left off.
@@ -45,6 +45,8 @@ class LoopConfig:
     device: str = "cpu"
     score: str = "accuracy"  # validation metric that selects best.pt (higher is better)
     stop_after: int | None = None  # finish this call after that many epochs; resume later
+    bf16: bool = False  # autocast to bfloat16 on the CPU too (always on CUDA)
+    split: str = "val"  # what the evaluation loader holds: the prefix of its columns in metrics.csv
 
 
 def rank() -> int:
@@ -163,32 +165,32 @@ def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader
         raise MgmtnError(f"{out} already holds a run: resume it or choose another folder")
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
-    use_bf16 = device.type == "cuda"
+    use_bf16 = device.type == "cuda" or config.bf16
     stop_at = config.epochs if config.stop_after is None else min(config.epochs, start + config.stop_after)
     for epoch in range(start, stop_at):
         _set_epoch(train_loader, epoch, config.seed)
         model.train()
+        lr = optimizer.param_groups[0]["lr"]
         started, total, seen = time.perf_counter(), 0.0, 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                    disable=not is_main(), leave=False)
         for batch in bar:
             batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss = task.loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()  # schedules are per step (mgmtn.optim)
             size = len(batch["image"])
             total, seen = total + loss.item() * size, seen + size
             bar.set_postfix(loss=f"{total / seen:.4f}")
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
         train_seconds = time.perf_counter() - started
         model.eval()
         metrics = task.evaluate(model, val_loader)
         row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "train_seconds": round(train_seconds, 2),
                "eval_seconds": round(time.perf_counter() - started - train_seconds, 2),
-               "lr": lr, **{f"val_{k}": v for k, v in metrics.items()}}
+               "lr": lr, **{f"{config.split}_{k}": v for k, v in metrics.items()}}
         history.append(row)
         improved = metrics[config.score] > best
         best = max(best, metrics[config.score])

@@ -49,7 +49,15 @@ from mgmtn.attributes import NUM_ATTRIBUTES
 from mgmtn.errors import MgmtnError
 
 
-def _alpha_t(targets: Tensor, alpha: float | None) -> Tensor | float:
+def _keep_alpha(module: nn.Module, alpha: float | Tensor | None) -> None:
+    """A per-attribute alpha is a (non-persistent) buffer, so that it moves with the module's device."""
+    if torch.is_tensor(alpha):
+        module.register_buffer("alpha", alpha, persistent=False)
+    else:
+        module.alpha = alpha
+
+
+def _alpha_t(targets: Tensor, alpha: float | Tensor | None) -> Tensor | float:
     return 1.0 if alpha is None else alpha * targets + (1 - alpha) * (1 - targets)
 
 
@@ -75,10 +83,10 @@ class BCELoss(nn.Module):
 class FocalLoss(nn.Module):
     """Sigmoid focal loss (Lin et al. 2017) with one ``gamma`` for all attributes."""
 
-    def __init__(self, gamma: float = 2.0, alpha: float | None = 0.25):
+    def __init__(self, gamma: float = 2.0, alpha: float | Tensor | None = 0.25):
         super().__init__()
         self.gamma = gamma
-        self.alpha = alpha
+        _keep_alpha(self, alpha)
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         return focal_terms(logits, targets, self.gamma, self.alpha)[0].mean()
@@ -88,11 +96,11 @@ class EqualizedFocalLoss(nn.Module):
     """Equalized Focal Loss (sigmoid form) with per-attribute focusing from accumulated gradient statistics."""
 
     def __init__(self, num_classes: int = NUM_ATTRIBUTES, gamma_b: float = 2.0, scale: float = 4.0,
-                 alpha: float | None = 0.25):
+                 alpha: float | Tensor | None = 0.25):
         super().__init__()
         self.gamma_b = gamma_b
         self.scale = scale
-        self.alpha = alpha
+        _keep_alpha(self, alpha)
         self.register_buffer("pos_grad", torch.zeros(num_classes, dtype=torch.float64))
         self.register_buffer("neg_grad", torch.zeros(num_classes, dtype=torch.float64))
 
@@ -124,11 +132,24 @@ class EqualizedFocalLoss(nn.Module):
 LOSSES = {"efl": EqualizedFocalLoss, "focal": FocalLoss, "bce": BCELoss}
 
 
-def build_loss(name: str, **kwargs) -> nn.Module:
-    """The attribute loss called ``name``: 'efl' (the paper's), 'focal' or 'bce'."""
+def build_loss(name: str, alpha: float | str | None = 0.25, prior=None) -> nn.Module:
+    """The attribute loss called ``name``: 'efl' (the paper's), 'focal' or 'bce'.
+
+    ``alpha`` weighs the positives of focal and EFL: a number, None (equal
+    weights), or 'prior' for 1 - each attribute's positive rate ``prior``
+    (40 numbers), which weighs a rare attribute's positives up. BCE takes none.
+    """
     if name not in LOSSES:
         raise MgmtnError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
-    return LOSSES[name](**kwargs)
+    if name == "bce":
+        return BCELoss()
+    if alpha == "prior":
+        if prior is None:
+            raise MgmtnError("alpha='prior' needs the attributes' positive rates")
+        alpha = 1 - torch.as_tensor(prior, dtype=torch.float32)
+    elif isinstance(alpha, str):
+        raise MgmtnError(f"alpha must be a number, None or 'prior', not {alpha!r}")
+    return LOSSES[name](alpha=alpha)
 
 
 class MaskLoss(nn.Module):

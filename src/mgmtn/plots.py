@@ -107,7 +107,7 @@ def mask_comparison(images: list, predicted: np.ndarray, truth: np.ndarray, thre
     return fig
 
 
-def learning_curves(histories: dict[str, pd.DataFrame], metrics=("train_loss", "val_accuracy", "val_mA")):
+def learning_curves(histories: dict[str, pd.DataFrame], metrics=("train_loss", "select_accuracy", "select_mA")):
     """One panel per metric, one line per run, against the epoch."""
     metrics = [m for m in metrics if all(m in h for h in histories.values())]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)

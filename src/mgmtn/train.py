@@ -22,7 +22,9 @@ from mgmtn import metrics
 from mgmtn.config import TrainConfig, get_profile
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
-from mgmtn.data.transforms import TrainTransform
+from mgmtn.data.image_cache import resized_images
+from mgmtn.data.splits import carve_selection
+from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.engine import LoopConfig, fit, is_main, load_checkpoint, make_loader, seed_everything, setup_distributed
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
@@ -31,6 +33,7 @@ from mgmtn.masks.cache import annotate, load_boxes
 from mgmtn.models import LANDMARK_MODELS, MASK_MODELS, MGMTN, MODEL_NAMES, Objective, build_model, build_objective
 from mgmtn.models.landmarks import LandmarkDataset
 from mgmtn.models.objective import predict_logits
+from mgmtn.optim import build_optimizer, build_schedule
 from mgmtn.provenance import record, write_json
 from mgmtn.models.unet import UNet
 from mgmtn.train_unet import load_unet, unet_record
@@ -56,6 +59,11 @@ def predict_probs(model, loader, device: str | None = None) -> tuple[np.ndarray,
     return targets.numpy().astype(np.uint8), logits.sigmoid().numpy()
 
 
+def eval_transform(cfg: TrainConfig) -> EvalTransform:
+    """The face framed as training frames it on average: the training resize, then the centre crop."""
+    return EvalTransform(size=cfg.image_size, resize=cfg.resize)
+
+
 def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
     """Build the model a run's ``config.json`` describes.
 
@@ -64,7 +72,7 @@ def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
     from a checkpoint of this run, which holds the UNet's too, so only the
     architectures are built and the UNet's folder need not exist any more.
     """
-    train = TrainConfig(**config["train"])
+    train = TrainConfig.from_record(config["train"])
     unet = None
     if config["model"] in MASK_MODELS:
         unet = load_unet(config["unet"]["run"]) if fresh else UNet(**config["unet"]["architecture"])
@@ -73,29 +81,32 @@ def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
 
 
 def _fit(model, loaders, cfg: TrainConfig, epochs: int, out: Path, meta: dict, device: str, seed: int,
-         resume: bool, stop_after: int | None = None, objective: Objective | None = None):
+         resume: bool, stop_after: int | None = None, objective: Objective | None = None,
+         prior: np.ndarray | None = None):
     """One training stage of ``model``'s trainable parameters, with its own optimizer and checkpoints.
 
     ``objective``: the model's own Task, whose parameters are trained and whose
-    state is checkpointed beside the model's; by default the profile's loss.
+    state is checkpointed beside the model's; by default the profile's loss,
+    whose per-attribute alpha (``alpha='prior'``) comes from ``prior``.
     """
     if objective is None:
-        loss = build_loss(cfg.loss).to(device)
+        loss = build_loss(cfg.loss, alpha=cfg.alpha, prior=prior).to(device)
         task, stateful = AttributeTask(loss), {"loss": loss}
     else:
         task, stateful = objective.to(device), {"task": objective}
         if torch.distributed.is_initialized():
             objective.average_gradients()
-    parameters = chain(model.parameters(), objective.parameters() if objective else ())
-    trainable = [p for p in parameters if p.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    named = chain(model.named_parameters(), objective.named_parameters() if objective else ())
+    optimizer = build_optimizer(named, cfg.optimizer, cfg.lr, cfg.weight_decay)
+    scheduler = build_schedule(optimizer, cfg.schedule, epochs, len(loaders[0]), cfg.warmup_epochs)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if torch.distributed.is_initialized() else model
-    loop = LoopConfig(epochs=epochs, seed=seed, device=device, score="accuracy", stop_after=stop_after)
+    loop = LoopConfig(epochs=epochs, seed=seed, device=device, score="accuracy", stop_after=stop_after,
+                      bf16=cfg.precision == "bf16", split="select")
     return fit(wrapped, task, *loaders, optimizer, scheduler, loop, out, stateful=stateful, meta=meta, resume=resume)
 
 
-def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, device: str, seed: int) -> None:
+def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, device: str, seed: int,
+                prior: np.ndarray) -> None:
     """The paper's staged start (Sec. 4.2): the global branch first, then each group's modules, then joint.
 
     Stage 1 trains the backbone with the global head (the ``global`` model);
@@ -107,7 +118,7 @@ def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, devic
                         pretrained_file=cfg.weights).to(device)
     stage = out / "stage1-global"
     _fit(first, loaders, cfg, cfg.stage_epochs, stage, {"config": config, "stage": 1}, device, seed,
-         resume=(stage / "last.pt").exists())
+         resume=(stage / "last.pt").exists(), prior=prior)
     first.load_state_dict(load_checkpoint(stage / "last.pt")["model"])
     missing = model.backbone.load_state_dict(first.backbone.state_dict(), strict=False).missing_keys
     if missing:
@@ -115,7 +126,7 @@ def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, devic
     model.backbone.requires_grad_(False)
     stage = out / "stage2-groups"
     _fit(model, loaders, cfg, cfg.stage_epochs, stage, {"config": config, "stage": 2}, device, seed,
-         resume=(stage / "last.pt").exists())
+         resume=(stage / "last.pt").exists(), prior=prior)
     model.load_state_dict(load_checkpoint(stage / "last.pt")["model"])
     model.backbone.requires_grad_(True)
 
@@ -150,27 +161,31 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     if model_name in MASK_MODELS and unet is None:
         raise MgmtnError(f"model {model_name} needs a trained UNet: pass --unet RUN (from mgmtn train-unet)")
     cfg = replace(get_profile(profile).train, **{k: v for k, v in overrides.items() if v is not None})
+    if cfg.epochs < 1 or cfg.image_size < 1:
+        raise MgmtnError(f"epochs and image size must be at least 1 (got {cfg.epochs} and {cfg.image_size})")
     device = setup_distributed(device)
     seed_everything(seed)
     index = read_index(data)
-    train_index = index.split("train", cfg.train_limit)
-    val_index = index.split("val", cfg.val_limit)
-    if len(train_index) == 0 or len(val_index) == 0:
-        raise MgmtnError(f"{data}: need images in both the train and val partitions "
-                         f"(found {len(train_index)} and {len(val_index)})")
+    train_index, select_index = carve_selection(index.split("train"), cfg.select_images)
+    train_index = train_index.split(None, cfg.train_limit)
+    images = resized_images(index, cfg.resize, progress=is_main()) if cfg.image_cache else None
     transform = TrainTransform(resize=cfg.resize, crop=cfg.image_size, max_angle=cfg.rotation,
                                p_rotate=cfg.augment_p, p_flip=cfg.augment_p)
     annotator = default_annotator(index) if model_name in LANDMARK_MODELS else None
     if annotator:
         annotate(data, annotator)
-        train_set = LandmarkDataset(train_index, transform, load_boxes(data, annotator, index=train_index), seed)
+        train_set = LandmarkDataset(train_index, transform, load_boxes(data, annotator, index=train_index), seed,
+                                    images=images)
     else:
-        train_set = CelebADataset(train_index, transform=transform, seed=seed)
-    val_set = CelebADataset(val_index, image_size=cfg.image_size)
+        train_set = CelebADataset(train_index, transform=transform, seed=seed, images=images)
+    select_set = CelebADataset(select_index, transform=eval_transform(cfg), images=images)
     loaders = (make_loader(train_set, cfg.batch_size, True, cfg.workers, seed),
-               make_loader(val_set, cfg.batch_size, False, cfg.workers))
+               make_loader(select_set, cfg.batch_size, False, cfg.workers))
+    prior = train_index.labels.mean(0)
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
               "unet": unet_record(unet) if model_name in MASK_MODELS else None, "data": index.describe(),
+              "split": {"train": len(train_index), "select": len(select_index),
+                        "select_identity_disjoint": index.identities is not None},
               "init": str(Path(init).resolve()) if init else None}
     if annotator:
         config["annotator"] = annotator  # whose keypoints gave the landmark targets
@@ -181,12 +196,14 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     model = model_from_config(config).to(device)
     if init and not resume:
         _load_init(model, Path(init), config)
+    elif cfg.bias_init and isinstance(model, MGMTN):
+        model.init_bias(prior)
     if is_main() and not resume:
         write_json(out / "config.json", config)
     if cfg.stage_epochs and isinstance(model, MGMTN) and model_name != "global":
-        _warm_start(model, loaders, cfg, config, out, device, seed)
+        _warm_start(model, loaders, cfg, config, out, device, seed, prior)
     history = _fit(model, loaders, cfg, cfg.epochs, out, {"config": config}, device, seed, resume, stop_after,
-                   build_objective(model_name, model))
+                   build_objective(model_name, model), prior)
     if is_main() and len(history) == cfg.epochs:
         seconds = float((history["train_seconds"] + history["eval_seconds"]).sum())
         write_json(out / "train.json", record(device, config=config, wall_seconds=round(seconds, 1),
@@ -195,7 +212,7 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
 
 
 def load_run(run: Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """The best-on-val model of a run folder, in eval mode, and its config."""
+    """The best-on-selection model of a run folder, in eval mode, and its config."""
     run = Path(run)
     state = load_checkpoint(run / "best.pt")
     config = state["meta"]["config"]

@@ -19,12 +19,14 @@ from mgmtn.attributes import GROUP_NAMES
 from mgmtn.config import TrainConfig, UNetConfig, get_profile, run_dir
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
+from mgmtn.data.image_cache import resized_images
 from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.engine import LoopConfig, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import MaskLoss
 from mgmtn.masks.annotators import default_annotator
 from mgmtn.masks.cache import annotate, box_path, load_boxes
+from mgmtn.optim import build_schedule
 from mgmtn.models.unet import UNet, f1_from_counts, mask_counts
 from mgmtn.provenance import record, write_json
 
@@ -61,15 +63,17 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
     if len(train_index) == 0 or len(val_index) == 0:
         raise MgmtnError(f"{data}: need images in both the train and val partitions")
     size = cfg.input_size
+    resize = round(size * TrainConfig.resize_ratio)
     train_set = CelebADataset(train_index, boxes=load_boxes(data, annotator, index=train_index), seed=seed,
-                              transform=TrainTransform(resize=round(size * TrainConfig.resize_ratio), crop=size))
+                              transform=TrainTransform(resize=resize, crop=size),
+                              images=resized_images(index, resize))
     val_set = CelebADataset(val_index, transform=EvalTransform(size=size),
-                            boxes=load_boxes(data, annotator, index=val_index))
+                            boxes=load_boxes(data, annotator, index=val_index), images=resized_images(index, size))
     loaders = [make_loader(dataset, cfg.batch_size, shuffle, cfg.workers, seed)
                for dataset, shuffle in ((train_set, True), (val_set, False))]
     model = UNet(**_architecture(asdict(cfg))).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    scheduler = build_schedule(optimizer, "epoch-cosine", cfg.epochs, len(loaders[0]))
     config = {"profile": profile, "annotator": annotator, "seed": seed, "unet": asdict(cfg),
               "data": index.describe()}
     out = Path(out)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.data.layout import (ATTR_FILE, IMAGE_DIR, KEYPOINT_FILE, KEYPOINT_HEADER, LANDMARK_FILE,
+from mgmtn.data.layout import (ATTR_FILE, IDENTITY_FILE, IMAGE_DIR, KEYPOINT_FILE, KEYPOINT_HEADER, LANDMARK_FILE,
                                LANDMARK_HEADER, NUM_KEYPOINTS, PARTITION_FILE, PARTITIONS)
 from mgmtn.errors import DataError
 
@@ -37,6 +37,7 @@ class CelebAIndex:
     partition: np.ndarray  # (N,) int8, 0 train / 1 val / 2 test
     landmarks: np.ndarray | None = None  # (N, 5, 2) float32, CelebA's aligned landmarks
     keypoints: np.ndarray | None = None  # (N, 98, 2) float32, exact WFLW keypoints (synthetic)
+    identities: np.ndarray | None = None  # (N,) int64, the person in each image (identity_CelebA.txt)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -53,7 +54,7 @@ class CelebAIndex:
 
         return replace(self, ids=[self.ids[i] for i in rows], labels=self.labels[rows],
                        partition=self.partition[rows], landmarks=take(self.landmarks),
-                       keypoints=take(self.keypoints))
+                       keypoints=take(self.keypoints), identities=take(self.identities))
 
     def split(self, name: str | None = None, limit: int | None = None) -> "CelebAIndex":
         """Rows of one partition ('train', 'val', 'test' or None for all), the first ``limit``."""
@@ -178,6 +179,21 @@ def _read_points(path: Path, ids: list[str], count: int, names: list[str]) -> np
     return _as_numbers(path, table, np.float32).reshape(len(ids), count, 2)
 
 
+def read_identities(root: Path, ids: list[str]) -> np.ndarray | None:
+    """The person of each image, from the optional ``identity_CelebA.txt`` (``<id> <number>`` per line)."""
+    path = root / IDENTITY_FILE
+    if not path.exists():
+        return None
+    table = _read_table(path, None, 1)
+    values = _as_numbers(path, table, np.int64)[:, 0]
+    position = {image_id: k for k, image_id in enumerate(table.ids)}
+    missing = [i for i in ids if i not in position]
+    if missing:
+        raise DataError(f"{path}: {len(missing)} images of {ATTR_FILE} have no identity "
+                        f"(first: {', '.join(missing[:3])})")
+    return values[[position[i] for i in ids]]
+
+
 def _check_images(root: Path, ids: list[str]) -> None:
     folder = root / IMAGE_DIR
     if not folder.is_dir():
@@ -200,7 +216,8 @@ def read_index(root: str | os.PathLike, split: str | None = None, limit: int | N
     index = CelebAIndex(
         root=root, ids=ids, labels=labels, partition=read_partition(root, ids),
         landmarks=_read_points(root / LANDMARK_FILE, ids, 5, list(LANDMARK_HEADER)),
-        keypoints=_read_points(root / KEYPOINT_FILE, ids, NUM_KEYPOINTS, list(KEYPOINT_HEADER)))
+        keypoints=_read_points(root / KEYPOINT_FILE, ids, NUM_KEYPOINTS, list(KEYPOINT_HEADER)),
+        identities=read_identities(root, ids))
     return index.split(split, limit) if split is not None or limit is not None else index
 
 

@@ -22,6 +22,7 @@ ATTR_FILE = "list_attr_celeba.txt"
 PARTITION_FILE = "list_eval_partition.txt"
 LANDMARK_FILE = "list_landmarks_align_celeba.txt"
 KEYPOINT_FILE = "list_keypoints_wflw98.txt"
+IDENTITY_FILE = "identity_CelebA.txt"
 
 LANDMARK_NAMES = ("lefteye", "righteye", "nose", "leftmouth", "rightmouth")
 NUM_KEYPOINTS = 98

@@ -153,10 +153,23 @@ class TrainTransform(_BoxTransform):
 
 @dataclass(frozen=True, kw_only=True)
 class EvalTransform(_BoxTransform):
-    """Resize to ``size`` x ``size`` (the paper feeds 227x227 images); deterministic."""
+    """Resize to ``resize`` x ``resize``, then the centre ``size`` x ``size`` crop; deterministic.
+
+    With ``resize`` the training resize, the face has the scale it has on
+    average in training (paper: 256, then 227). ``resize=None`` resizes
+    straight to ``size``.
+    """
 
     size: int = 227
+    resize: int | None = None
+
+    def __post_init__(self):
+        if not 0 < self.size <= (self.resize or self.size):
+            raise ValueError(f"size ({self.size}) must be positive and at most resize ({self.resize})")
 
     def apply(self, image, boxes=None, rng=None):
-        out = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
-        return out, self._quads(boxes, resize_matrix(image.size, out.size))
+        side = self.resize or self.size
+        resized = image.resize((side, side), Image.Resampling.BILINEAR)
+        offset = (side - self.size) // 2
+        out = resized.crop((offset, offset, offset + self.size, offset + self.size))
+        return out, self._quads(boxes, crop_matrix(offset, offset) @ resize_matrix(image.size, resized.size))

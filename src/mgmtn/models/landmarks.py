@@ -48,8 +48,8 @@ class CornerTargets:
 class LandmarkDataset(CelebADataset):
     """A ``CelebADataset`` whose items hold ``landmarks`` (32, 2), the transformed box corners, instead of masks."""
 
-    def __init__(self, index, transform, boxes: np.ndarray, seed: int = 0):
-        super().__init__(index, transform=CornerTargets(transform), boxes=boxes, seed=seed)
+    def __init__(self, index, transform, boxes: np.ndarray, seed: int = 0, images=None):
+        super().__init__(index, transform=CornerTargets(transform), boxes=boxes, seed=seed, images=images)
 
     def __getitem__(self, i: int) -> dict:
         item = super().__getitem__(i)

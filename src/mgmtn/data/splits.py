@@ -1,0 +1,36 @@
+"""The selection split: images carved from the train partition to choose checkpoints and thresholds.
+
+Choosing ``best.pt`` or per-attribute thresholds on the split one reports
+flatters the number reported. Every run therefore holds out a selection split
+from its training partition, and reports on val (the CelebA subset) or test
+(full CelebA) untouched. Where the folder knows who is in each image
+(``identity_CelebA.txt``) whole identities are held out, so that a face seen
+in training never helps select. The draw depends on the index and ``size``
+alone (fixed seed), so every run on one folder selects on the same images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mgmtn.data.celeba import CelebAIndex
+from mgmtn.errors import DataError
+
+SELECTION_SEED = 0
+
+
+def carve_selection(train: CelebAIndex, size: int) -> tuple[CelebAIndex, CelebAIndex]:
+    """(the rest of ``train``, about ``size`` of its images for selection), disjoint by identity where known."""
+    if not 0 < size < len(train):
+        raise DataError(f"{train.root}: a selection split of {size} images needs more than that in the "
+                        f"train partition (it has {len(train)}); lower select_images")
+    rng = np.random.default_rng(SELECTION_SEED)
+    if train.identities is None:
+        held = np.zeros(len(train), bool)
+        held[rng.permutation(len(train))[:size]] = True
+    else:
+        people, counts = np.unique(train.identities, return_counts=True)
+        order = rng.permutation(len(people))
+        taken = order[:np.searchsorted(np.cumsum(counts[order]), size) + 1]
+        held = np.isin(train.identities, people[taken])
+    return train.select(np.flatnonzero(~held)), train.select(np.flatnonzero(held))

@@ -1,0 +1,136 @@
+"""The from-scratch recipe's parts: selection split, image cache, per-attribute alpha, bias init, schedules."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mgmtn.data import image_cache
+from mgmtn.data.celeba import read_index
+from mgmtn.data.dataset import CelebADataset
+from mgmtn.data.layout import IDENTITY_FILE, IMAGE_DIR, write_attributes, write_partition
+from mgmtn.data.splits import carve_selection
+from mgmtn.data.transforms import EvalTransform, TrainTransform
+from mgmtn.errors import DataError
+from mgmtn.losses import build_loss
+from mgmtn.models import build_model
+from mgmtn.optim import build_optimizer, build_schedule
+
+
+@pytest.fixture
+def people(tmp_path):
+    """40 images of 10 people (4 each): 32 train, 8 val, with an identity file."""
+    root = tmp_path / "people"
+    (root / IMAGE_DIR).mkdir(parents=True)
+    ids = [f"{i:06d}.jpg" for i in range(1, 41)]
+    rng = np.random.default_rng(0)
+    for image_id in ids:
+        Image.fromarray(rng.integers(0, 255, (30, 24, 3), dtype=np.uint8)).save(root / IMAGE_DIR / image_id)
+    write_attributes(root, ids, rng.integers(0, 2, (40, 40)))
+    write_partition(root, ids, [0] * 32 + [1] * 8)
+    (root / IDENTITY_FILE).write_text("".join(f"{image_id} {k // 4}\n" for k, image_id in enumerate(ids)))
+    return root
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_selection_is_identity_disjoint_from_train_and_val(people):
+    index = read_index(people)
+    train, select = carve_selection(index.split("train"), 8)
+    val = index.split("val")
+    assert len(select) >= 8 and len(train) + len(select) == 32
+    assert not set(train.ids) & set(select.ids) and not set(select.ids) & set(val.ids)
+    assert not set(train.identities) & set(select.identities)
+    assert carve_selection(index.split("train"), 8)[1].ids == select.ids  # the same draw for every run
+
+
+def test_selection_without_identities_and_too_large(tiny_celeba):
+    train = read_index(tiny_celeba).split("train")
+    rest, select = carve_selection(train, 1)
+    assert len(select) == 1 and len(rest) == 3
+    with pytest.raises(DataError, match="lower select_images"):
+        carve_selection(train, 4)
+
+
+def test_cached_items_equal_items_from_disk(people, cache_home):
+    index = read_index(people)
+    images = image_cache.resized_images(index, 20, progress=False)
+    boxes = np.tile(np.array([[2, 3, 15, 20]], np.int16), (len(index), 8, 1))
+    for transform in (TrainTransform(resize=20, crop=16), EvalTransform(size=16, resize=20)):
+        cached = CelebADataset(index.split("val"), transform=transform, boxes=boxes[32:], seed=3, images=images)
+        disk = CelebADataset(index.split("val"), transform=transform, boxes=boxes[32:], seed=3)
+        for i in range(3):
+            assert torch.equal(cached[i]["image"], disk[i]["image"])
+            assert torch.equal(cached[i]["masks"], disk[i]["masks"])
+
+
+def test_cache_is_rebuilt_when_an_image_changes(people, cache_home):
+    index = read_index(people)
+    first = image_cache.cache_path(index, 12)
+    image_cache.resized_images(index, 12, progress=False)
+    assert first.exists() and image_cache.cache_path(index, 16) != first
+    Image.new("RGB", (30, 24), (255, 0, 0)).save(index.image_path(5))
+    second = image_cache.cache_path(index, 12)
+    assert second != first
+    assert np.asarray(image_cache.resized_images(index, 12, progress=False).image(index.ids[5]))[0, 0, 0] > 240
+
+
+def test_interrupted_cache_build_leaves_nothing(people, cache_home, monkeypatch):
+    index = read_index(people)
+    real = image_cache._decode
+
+    def fail_late(index, size, i):
+        if i == 30:
+            raise KeyboardInterrupt
+        return real(index, size, i)
+
+    monkeypatch.setattr(image_cache, "_decode", fail_late)
+    with pytest.raises(KeyboardInterrupt):
+        image_cache.resized_images(index, 12, progress=False)
+    assert not image_cache.cache_path(index, 12).exists()
+    assert not [p for p in (cache_home / "images").iterdir() if p.suffix == ".tmp"]
+
+
+def test_eval_transform_centre_crops_after_the_training_resize():
+    image = Image.new("RGB", (178, 218))
+    out, quads = EvalTransform(size=112, resize=126).apply(image, np.array([[0, 0, 178, 218]] * 8))
+    assert out.size == (112, 112)
+    assert np.allclose(quads[0, 0], [-7, -7]) and np.allclose(quads[0, 2], [119, 119])
+
+
+def test_efl_with_a_per_attribute_alpha_matches_a_hand_computed_case():
+    loss = build_loss("efl", alpha="prior", prior=np.full(40, 0.2))
+    logits, targets = torch.zeros(1, 40), torch.ones(1, 40)
+    # p = 0.5 everywhere, no statistics yet: gamma = gamma_b = 2, w = 1, alpha = 1 - 0.2 for positives.
+    expected = 0.8 * 0.5 ** 2 * math.log(2)
+    assert loss.eval()(logits, targets).item() == pytest.approx(expected, rel=1e-6)
+    assert build_loss("focal", alpha=0.5)(logits, targets).item() == pytest.approx(0.5 * 0.25 * math.log(2), rel=1e-6)
+
+
+def test_bias_init_gives_the_label_priors_at_step_zero():
+    prior = np.linspace(0.02, 0.9, 40)
+    for name in ("global", "ag"):
+        model = build_model(name, backbone="tiny").eval()
+        model.init_bias(prior)
+        probs = model(torch.randn(3, 3, 32, 32)).logits.sigmoid()
+        assert torch.allclose(probs, torch.tensor(prior, dtype=torch.float32).expand(3, -1), atol=1e-5)
+
+
+def test_adamw_decays_weights_only_and_the_cosine_schedule_warms_up():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    optimizer = build_optimizer(model.named_parameters(), "adamw", 1.0, 0.1)
+    decayed, free = optimizer.param_groups
+    assert [p.ndim for p in decayed["params"]] == [2] and free["weight_decay"] == 0 and len(free["params"]) == 3
+    schedule = build_schedule(optimizer, "cosine", epochs=2, steps_per_epoch=5, warmup_epochs=0.4)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[:2] == [0.5, 1.0] and rates[-1] < 0.05 and all(a >= b for a, b in zip(rates[1:], rates[2:]))
