@@ -5,6 +5,7 @@ from dataclasses import asdict, replace
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -141,3 +142,21 @@ def test_init_starts_from_another_runs_weights_and_checks_the_architecture(faces
     assert json.loads((tuned / "config.json").read_text())["init"] == str(source.resolve())
     with pytest.raises(MgmtnError, match="cannot start"):
         train(faces, tmp_path / "other", "mgmtn", unet=unet_run, init=source, **FAST)
+
+
+class _RunsCode:
+    """Unpickling this calls ``Path.touch`` on a marker file: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    marker, path = tmp_path / "ran", tmp_path / "evil.pt"
+    torch.save({"model": {}, "payload": _RunsCode(marker)}, path)
+    with pytest.raises(MgmtnError, match="refused, it holds Python objects"):
+        load_checkpoint(path)
+    assert not marker.exists()

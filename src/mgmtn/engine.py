@@ -13,6 +13,7 @@ sampler; every process evaluates, only rank 0 writes.
 
 from __future__ import annotations
 
+import pickle
 import random
 import time
 from dataclasses import dataclass
@@ -79,7 +80,10 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every generator's state as tensors and plain data, so that checkpoints load with ``weights_only``."""
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position,
+                                                    has_gauss, gauss), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -87,22 +91,34 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write ``payload`` (tensors and plain data only) atomically."""
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)
 
 
 def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint with ``weights_only=True``: a file that holds other Python objects is refused.
+
+    Unpickling arbitrary objects can run arbitrary code, and checkpoints are
+    exchanged between people; the project's own checkpoints hold tensors and
+    plain data only, so nothing legitimate is refused.
+    """
     if not path.is_file():
         raise MgmtnError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise MgmtnError(f"{path}: refused, it holds Python objects beyond tensors and plain data, which could run "
+                         f"code when loaded ({detail[:160]}); re-create it with this version of mgmtn") from None
     except Exception as error:  # a truncated or foreign file: say which one
         raise MgmtnError(f"{path}: cannot read checkpoint ({error})") from None
 
