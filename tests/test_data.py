@@ -55,7 +55,12 @@ BAD_CASES = {
     "count disagrees": (lambda root: _edit_line(root / ATTR_FILE, 1, "7"), r"line 1: says 7 rows but the file has 6"),
     "count not a number": (lambda root: _edit_line(root / ATTR_FILE, 1, "six"), r"line 1: expected the number of rows"),
     "short row": (lambda root: _edit_line(root / ATTR_FILE, 5, _row("000003.jpg", [1] * 39)),
-                  r"line 5: expected an id and 40 values, got 40 fields"),
+                  r"line 5: expected an id and 40 values, got 39 values after the id '000003.jpg'"),
+    "misspelled attribute": (lambda root: _edit_line(root / ATTR_FILE, 2, (root / ATTR_FILE).read_text().splitlines()[1]
+                                                     .replace("Smiling", "Smilling")),
+                             r"line 2: header does not match .*unknown Smilling; missing Smiling"),
+    "repeated image id": (lambda root: _edit_line(root / ATTR_FILE, 4, _row("000001.jpg", [1] * 40)),
+                          r"line 4: image id 000001.jpg repeats line 3"),
     "value outside 1/-1": (lambda root: _edit_line(root / ATTR_FILE, 4, _row("000002.jpg", [1] * 20 + [0] + [1] * 19)),
                            r"line 4: Male is 0, expected 1 or -1"),
     "not a number": (lambda root: _edit_line(root / ATTR_FILE, 3, _row("000001.jpg", ["y"] + [1] * 39)),

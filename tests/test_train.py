@@ -61,9 +61,14 @@ def test_evaluate_and_predict_on_a_run(faces, unet_run, tmp_path):
     assert saved["hardware"]["cpu_count"] and saved["wall_seconds"] >= 0
     assert len(pd.read_csv(run / "eval_test.csv")) == 40 and result["mA"] == saved["mA"]
     image = next((faces / "img_align_celeba").iterdir())
-    table = predict(run, [image], overlay_dir=tmp_path / "overlay")
-    assert table.shape == (40, 1) and ((table >= 0) & (table <= 1)).all().all()
-    assert (tmp_path / "overlay" / f"{image.stem}_masks.png").exists()
+    twin = tmp_path / "other" / image.name  # the same file name in another folder gets its own overlay
+    twin.parent.mkdir()
+    twin.write_bytes(image.read_bytes())
+    table, failed = predict(run, [image, twin], overlay_dir=tmp_path / "overlay")
+    assert table.shape == (40, 2) and ((table >= 0) & (table <= 1)).all().all() and not failed
+    assert len(list((tmp_path / "overlay").glob("*_masks.png"))) == 2
+    with pytest.raises(MgmtnError, match="already exists"):
+        predict(run, [image], overlay_dir=tmp_path / "overlay")
 
 
 def test_staged_start_trains_global_then_groups_then_joint(faces, unet_run, tmp_path):
@@ -89,9 +94,9 @@ def test_predict_accepts_any_size_and_mode_and_names_bad_files(faces, tmp_path):
     Image.new("RGB", (218, 178), (180, 140, 120)).save(rotated, exif=exif)
     bad.write_bytes(b"not an image")
     assert load_image(rotated, upright=True).size == (178, 218)
-    assert predict(run, [grey, rgba, rotated]).shape == (40, 3)
-    with pytest.raises(MgmtnError, match=r"bad.jpg: cannot decode image"):
-        predict(run, [grey, bad])
+    assert predict(run, [grey, rgba, rotated])[0].shape == (40, 3)
+    table, failed = predict(run, [grey, bad])
+    assert list(table.columns) == [str(grey)] and "bad.jpg: cannot decode image" in failed[str(bad)]
     with pytest.raises(MgmtnError, match="predicts no masks"):
         predict(run, [grey], overlay_dir=tmp_path / "overlay")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from mgmtn.errors import MgmtnError
@@ -20,7 +21,7 @@ def _synth(args) -> None:
 
     try:
         root = generate(Path(args.out), n=args.n, seed=args.seed, label_noise=args.label_noise,
-                        workers=args.workers)
+                        workers=args.workers, force=args.force)
     except ValueError as error:  # argument checks of the generator
         raise MgmtnError(str(error)) from None
     print(f"wrote {args.n} synthetic faces to {root}")
@@ -92,9 +93,13 @@ def _evaluate(args) -> None:
 def _predict(args) -> None:
     from mgmtn.evaluate import predict
 
-    table = predict(Path(args.run), [Path(p) for p in args.images], device=args.device,
-                    overlay_dir=Path(args.overlay) if args.overlay else None)
-    print(table.to_json(indent=2) if args.json else table.map("{:.3f}".format).to_string())
+    table, failed = predict(Path(args.run), [Path(p) for p in args.images], device=args.device,
+                            overlay_dir=Path(args.overlay) if args.overlay else None)
+    if not table.empty:
+        print(table.to_json(indent=2) if args.json else table.map("{:.3f}".format).to_string())
+    if failed:
+        raise MgmtnError(f"{len(failed)} of {len(args.images)} images could not be read: "
+                         + "; ".join(failed.values()))
 
 
 def _check(args) -> None:
@@ -110,8 +115,22 @@ def _check(args) -> None:
           f"exact keypoints: {'yes' if index.keypoints is not None else 'no'}")
     if args.decode:
         from tqdm import tqdm
+
+        from mgmtn.data.layout import atomic_write
+        from mgmtn.errors import DataError
+        bad = []
         for i in tqdm(range(len(index)), desc="decoding", unit="img"):
-            load_image(index.image_path(i))
+            try:
+                load_image(index.image_path(i))
+            except DataError as error:
+                bad.append(str(error))
+        if bad:
+            from mgmtn.config import home
+            report = home() / "reports" / f"{index.root.name}-bad-images.txt"
+            with atomic_write(report) as f:
+                f.writelines(line + "\n" for line in bad)
+            raise MgmtnError(f"{len(bad)} of {len(index)} images do not decode (first: {bad[0]}); "
+                             f"the full list is in {report}")
         print("every image decodes")
     rates = pd.Series(index.labels.mean(0), index=ATTRIBUTES, name="positive rate")
     with pd.option_context("display.max_rows", 50):
@@ -164,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--label-noise", type=float, default=0.0,
                        help="probability of flipping each stored label (default 0)")
     synth.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    synth.add_argument("--force", action="store_true", help="replace an earlier output of mgmtn synth in OUT")
     synth.set_defaults(handler=_synth)
 
     check = verbs.add_parser("check", help="validate a CelebA-layout folder and print its statistics")
@@ -271,10 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning reaches the user as one line, without the source line that raised it."""
+    print(f"mgmtn: note: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _note
+            args.handler(args)
     except MgmtnError as error:
         print(f"mgmtn {args.verb}: error: {error}", file=sys.stderr)
         return 2

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -153,27 +151,16 @@ def home() -> Path:
 def ensure_synthetic(n: int, seed: int = 0, root: Path | None = None, progress: bool = True) -> Path:
     """A synthetic dataset of ``n`` faces, generated once and reused while its parameters match.
 
-    It is written to a temporary folder and renamed into place, so an
-    interrupted generation is never mistaken for a finished one.
+    ``generate`` writes it to a temporary folder and renames it into place, so
+    an interrupted generation is never mistaken for a finished one.
     """
     from mgmtn.data.synth import generate
 
     root = Path(root) if root is not None else home() / "data" / f"synthetic-n{n}-seed{seed}"
-    params = {"n": n, "seed": seed}
     marker = root / "synth.json"
-    if marker.exists() and json.loads(marker.read_text()) == params:
+    if marker.exists() and json.loads(marker.read_text()) == {"n": n, "seed": seed}:
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
-    try:
-        generate(tmp, n=n, seed=seed, progress=progress)
-        (tmp / "synth.json").write_text(json.dumps(params))
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    return generate(root, n=n, seed=seed, progress=progress, force=True)
 
 
 def resolve_data(data_root: str | os.PathLike | None, profile: str | Profile) -> Path:

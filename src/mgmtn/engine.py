@@ -14,6 +14,7 @@ sampler; every process evaluates, only rank 0 writes.
 from __future__ import annotations
 
 import pickle
+from fnmatch import fnmatch
 import random
 import time
 from dataclasses import dataclass
@@ -121,6 +122,21 @@ def load_checkpoint(path: Path) -> dict:
                          f"code when loaded ({detail[:160]}); re-create it with this version of mgmtn") from None
     except Exception as error:  # a truncated or foreign file: say which one
         raise MgmtnError(f"{path}: cannot read checkpoint ({error})") from None
+
+
+RUN_FILES = ("config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "unet.pt", "mask_f1*.json",
+             "eval_*.json", "eval_*.csv", "positions*.json", "stage*", ".*.tmp")
+
+
+def check_run_folder(out: Path) -> None:
+    """Refuse to write a run into a folder that holds anything a run does not write (the user's own files)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MgmtnError(f"{out} is a file, not a run folder")
+    foreign = sorted(p.name for p in out.iterdir() if not any(fnmatch(p.name, f) for f in RUN_FILES)) \
+        if out.is_dir() else []
+    if foreign:
+        raise MgmtnError(f"{out} holds files that no run writes (first: {foreign[0]}); choose a new folder")
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -24,7 +24,7 @@ from mgmtn.data.image_cache import resized_images
 from mgmtn.data.layout import atomic_write
 from mgmtn.data.splits import carve_selection
 from mgmtn.engine import make_loader
-from mgmtn.errors import MgmtnError
+from mgmtn.errors import DataError, MgmtnError
 from mgmtn.provenance import record, write_json
 from mgmtn.train import eval_transform, load_run, predict_probs
 
@@ -74,21 +74,52 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
     return result
 
 
+def overlay_names(images: list[Path]) -> list[str]:
+    """One distinct PNG name per image: its stem, led by as many parent folders as it takes to differ."""
+    paths = [Path(p).resolve() for p in images]
+    depth = 0
+    while True:
+        names = ["_".join((*p.parent.parts[len(p.parent.parts) - depth:], p.stem)) if depth else p.stem
+                 for p in paths]
+        if len(set(names)) == len(names) or depth > max(len(p.parts) for p in paths):
+            return [f"{name}_masks.png" for name in names]
+        depth += 1
+
+
 @torch.no_grad()
-def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Path | None = None) -> pd.DataFrame:
-    """Attribute probabilities, one column per image; optional PNGs of the eight predicted masks."""
-    pictures = [load_image(Path(p), upright=True) for p in images]  # fail on a bad file before any work
+def predict(run: Path, images: list[Path], device: str = "cpu",
+            overlay_dir: Path | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Attribute probabilities, one column per readable image, and the error of each unreadable one.
+
+    ``overlay_dir``: PNGs of the eight predicted masks, one per image under a
+    distinct name; an existing file there is never replaced.
+    """
+    pictures, failed = {}, {}
+    for path in images:
+        try:
+            pictures[str(path)] = load_image(Path(path), upright=True)
+        except DataError as error:
+            failed[str(path)] = str(error)
     model, config = load_run(run, device)
+    if overlay_dir is not None and getattr(model, "unet", None) is None:
+        raise MgmtnError(f"model {config['model']} predicts no masks; --overlay needs a mask-guided model")
+    if overlay_dir is not None:
+        targets = {str(p): Path(overlay_dir) / name for p, name in zip(images, overlay_names(images))}
+        existing = [str(targets[p]) for p in pictures if targets[p].exists()]
+        if existing:
+            raise MgmtnError(f"{existing[0]} already exists; choose another --overlay folder")
+    if not pictures:
+        return pd.DataFrame(index=list(ATTRIBUTES)), failed
     transform = eval_transform(TrainConfig.from_record(config["train"]))
     rng = np.random.default_rng(0)
-    batch = torch.stack([transform(picture, None, rng)[0] for picture in pictures]).to(device)
+    batch = torch.stack([transform(picture, None, rng)[0] for picture in pictures.values()]).to(device)
     output = model(batch)
     probs = torch.sigmoid(output.logits.float()).cpu().numpy()
     if overlay_dir is not None:
-        if output.masks is None:
-            raise MgmtnError(f"model {config['model']} predicts no masks; --overlay needs a mask-guided model")
         from mgmtn.plots import mask_overlay
         Path(overlay_dir).mkdir(parents=True, exist_ok=True)
-        for path, picture, masks in zip(images, pictures, output.masks.float().cpu().numpy()):
-            mask_overlay(picture, masks).savefig(Path(overlay_dir) / f"{Path(path).stem}_masks.png", dpi=100)
-    return pd.DataFrame(probs.T, index=list(ATTRIBUTES), columns=[str(p) for p in images])
+        for (path, picture), masks in zip(pictures.items(), output.masks.float().cpu().numpy()):
+            figure = mask_overlay(picture, masks)
+            with atomic_write(targets[path], "wb") as f:
+                figure.savefig(f, dpi=100, format="png")
+    return pd.DataFrame(probs.T, index=list(ATTRIBUTES), columns=list(pictures)), failed

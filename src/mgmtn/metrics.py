@@ -74,3 +74,13 @@ def tune_thresholds(targets: np.ndarray, probs: np.ndarray, metric: str = "accur
         raise ValueError(f"metric must be one of {', '.join(scores)}, got {metric!r}")
     score = scores[metric]
     return grid[score.argmax(0)]
+
+
+def majority_scores(train_labels: np.ndarray, labels: np.ndarray) -> dict:
+    """``accuracy`` and ``mA`` of always answering each attribute's majority class in ``train_labels``.
+
+    The floor every real-data number is read against: mA is 50% by
+    construction, accuracy is the mean share of the majority class.
+    """
+    majority = np.asarray(train_labels).mean(0) >= 0.5
+    return summary(labels, np.broadcast_to(majority.astype(np.float64), np.shape(labels)))

@@ -198,3 +198,24 @@ def position_maps(results: dict[str, dict]):
         row[0].set_ylabel(f"{label}\n{result['level']} {result['grid'][0]}x{result['grid'][1]}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def recipe_scores(table: pd.DataFrame, majority: dict | None = None):
+    """Val accuracy and mA of each recipe row, both operating points, beside the majority-class floor."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.42 * len(table) + 1.2), sharey=True)
+    rows = table.set_index("row")
+    for ax, metric in zip(axes, ("acc", "mA")):
+        scores = rows[[f"val {metric}", f"val {metric} (tuned)"]].set_axis(["threshold 0.5", "tuned on selection"],
+                                                                           axis=1)
+        scores.plot.barh(ax=ax, width=0.8, legend=ax is axes[0])
+        floor = (majority or {}).get("accuracy" if metric == "acc" else "mA")
+        if floor is not None:
+            ax.axvline(floor, color="black", lw=1, ls="--", label="majority class")
+        low = min(scores.min().min(), floor or 100) - 2
+        ax.set_xlim(low, min(100, scores.max().max() + 1))
+        ax.set_xlabel(f"val {'accuracy' if metric == 'acc' else 'mA'} (%)")
+        ax.set_ylabel("")
+    axes[0].invert_yaxis()
+    axes[0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig

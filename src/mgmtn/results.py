@@ -30,8 +30,25 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
                      "train_images": min(config["train"]["train_limit"] or available, available),
                      "data": Path(config["data"]["root"]).name, "split": result["split"],
                      "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
+                     "tuned_accuracy": result.get("tuned_on_select", {}).get("accuracy"),
+                     "tuned_mA": result.get("tuned_on_select", {}).get("mA"),
                      "code_version": result["code_version"], "hardware": result["hardware"]["platform"]})
     return pd.DataFrame(rows)
+
+
+def majority(data_root: str | Path, split: str = "val") -> dict | None:
+    """Accuracy and mA (in %) of the majority-class answer on ``split`` of a folder; None where it is absent.
+
+    The floor beside which the book shows every real-data score.
+    """
+    from mgmtn.data.celeba import read_index
+    from mgmtn.metrics import majority_scores
+
+    if not Path(data_root).is_dir():
+        return None
+    index = read_index(data_root)
+    scores = majority_scores(index.split("train").labels, index.split(split).labels)
+    return {k: 100 * v for k, v in scores.items()}
 
 
 def training_time(run: Path) -> float | None:

@@ -25,7 +25,7 @@ from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
 from mgmtn.data.splits import carve_selection
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.engine import LoopConfig, fit, is_main, load_checkpoint, make_loader, seed_everything, setup_distributed
+from mgmtn.engine import LoopConfig, check_run_folder, fit, is_main, load_checkpoint, make_loader, seed_everything, setup_distributed
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
 from mgmtn.masks.annotators import default_annotator
@@ -163,6 +163,7 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     cfg = replace(get_profile(profile).train, **{k: v for k, v in overrides.items() if v is not None})
     if cfg.epochs < 1 or cfg.image_size < 1:
         raise MgmtnError(f"epochs and image size must be at least 1 (got {cfg.epochs} and {cfg.image_size})")
+    unet_info = unet_record(unet) if model_name in MASK_MODELS else None  # a wrong --unet fails before any work
     device = setup_distributed(device)
     seed_everything(seed)
     index = read_index(data)
@@ -183,13 +184,14 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
                make_loader(select_set, cfg.batch_size, False, cfg.workers))
     prior = train_index.labels.mean(0)
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
-              "unet": unet_record(unet) if model_name in MASK_MODELS else None, "data": index.describe(),
+              "unet": unet_info, "data": index.describe(),
               "split": {"train": len(train_index), "select": len(select_index),
                         "select_identity_disjoint": index.identities is not None},
               "init": str(Path(init).resolve()) if init else None}
     if annotator:
         config["annotator"] = annotator  # whose keypoints gave the landmark targets
     out = Path(out)
+    check_run_folder(out)
     if resume != (out / "last.pt").exists():
         raise MgmtnError(f"{out}: nothing to resume (no last.pt)" if resume else
                          f"{out} already holds a run: pass --resume or choose another folder")

@@ -21,7 +21,7 @@ from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.engine import LoopConfig, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything
+from mgmtn.engine import LoopConfig, check_run_folder, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import MaskLoss
 from mgmtn.masks.annotators import default_annotator
@@ -55,6 +55,7 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
     ``annotator`` defaults to the best one the folder allows (``default_annotator``).
     """
     cfg: UNetConfig = replace(get_profile(profile).unet, **{k: v for k, v in overrides.items() if v is not None})
+    check_run_folder(out)
     seed_everything(seed)
     index = read_index(data)
     annotator = annotator or default_annotator(index)
@@ -129,15 +130,23 @@ def _unet_file(run: str | Path) -> Path:
     return path / "unet.pt" if path.is_dir() else path
 
 
+def _unet_state(path: Path) -> dict:
+    state = load_checkpoint(path)
+    if not {"model", "config"} <= set(state) or not isinstance(state["config"], dict) or \
+            "base_width" not in state["config"]:
+        raise MgmtnError(f"{path}: not a UNet checkpoint (write one with mgmtn train-unet)")
+    return state
+
+
 def unet_record(run: str | Path) -> dict:
     """Where a trained UNet lives and its architecture, as recorded in an attribute run's config."""
     path = _unet_file(run).resolve()
-    return {"run": str(path), "architecture": _architecture(load_checkpoint(path)["config"])}
+    return {"run": str(path), "architecture": _architecture(_unet_state(path)["config"])}
 
 
 def load_unet(run: str | Path) -> UNet:
     """The trained UNet of a ``train-unet`` run folder (or its ``unet.pt``), frozen, in eval mode."""
-    state = load_checkpoint(_unet_file(run))
+    state = _unet_state(_unet_file(run))
     unet = UNet(**_architecture(state["config"]))
     unet.load_state_dict(state["model"])
     return unet.requires_grad_(False).eval()

@@ -97,9 +97,14 @@ def _read_table(path: Path, header: list[str] | None, width: int) -> _Table:
             count = int(lines[0].strip())
         except ValueError:
             raise DataError(f"{path}, line 1: expected the number of rows, got {lines[0]!r}") from None
-        if lines[1].split() != header:
+        names = lines[1].split()
+        if names != header:
+            unknown = [name for name in names if name not in header]
+            missing = [name for name in header if name not in names]
+            detail = (f"unknown {', '.join(unknown[:3])}" if unknown else "") + \
+                     ("; " if unknown and missing else "") + (f"missing {', '.join(missing[:3])}" if missing else "")
             raise DataError(f"{path}, line 2: header does not match the expected {width} names "
-                            f"(starting {' '.join(header[:3])} ...); got {lines[1][:80]!r}")
+                            f"({detail or 'same names in another order'})")
         first = 2
     table = _Table([], [], [])
     for number, line in enumerate(lines[first:], start=first + 1):
@@ -108,12 +113,17 @@ def _read_table(path: Path, header: list[str] | None, width: int) -> _Table:
             continue
         if len(fields) != width + 1:
             raise DataError(f"{path}, line {number}: expected an id and {width} values, "
-                            f"got {len(fields)} fields")
+                            f"got {len(fields) - 1} values after the id {fields[0]!r}")
         table.ids.append(fields[0])
         table.rows.append(fields[1:])
         table.lines.append(number)
     if header is not None and count != len(table.ids):
         raise DataError(f"{path}, line 1: says {count} rows but the file has {len(table.ids)}")
+    seen: dict[str, int] = {}
+    for image_id, number in zip(table.ids, table.lines):
+        if image_id in seen:
+            raise DataError(f"{path}, line {number}: image id {image_id} repeats line {seen[image_id]}")
+        seen[image_id] = number
     return table
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -75,9 +78,26 @@ def _results(tasks: list, workers: int) -> Iterator[tuple[np.ndarray, np.ndarray
         yield from pool.map(_render_chunk, tasks)
 
 
+MARKER = "synth.json"  # written by generate: marks a folder this command may replace with --force
+
+
+def _check_target(out: Path, force: bool) -> None:
+    """``out`` must be new, empty, or (with ``force``) a folder that ``generate`` wrote itself."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder")
+    if not any(out.iterdir()):
+        return
+    if not (out / MARKER).exists():
+        raise ValueError(f"{out} already holds files that mgmtn synth did not write; choose a new folder")
+    if not force:
+        raise ValueError(f"{out} already holds synthetic faces; pass --force to replace them or choose a new folder")
+
+
 def generate(out: Path, n: int = 2000, seed: int = 0, size: tuple[int, int] = CANONICAL_SIZE,
              label_noise: float = 0.0, split: tuple[float, float, float] = (0.8, 0.1, 0.1),
-             workers: int = 1, progress: bool = True) -> Path:
+             workers: int = 1, progress: bool = True, force: bool = False) -> Path:
     """Write ``n`` synthetic faces to ``out`` in the CelebA layout and return ``out``.
 
     The folder gets ``img_align_celeba/`` (JPEG, ``size`` = (width, height)),
@@ -85,10 +105,30 @@ def generate(out: Path, n: int = 2000, seed: int = 0, size: tuple[int, int] = CA
     WFLW keypoints. Image ``i`` depends only on ``(seed, i)``, so the output is
     byte-identical for any number of ``workers``. ``label_noise`` flips each
     stored label with that probability; the picture shows the clean labels.
+
+    ``out`` must be new or empty; ``force`` replaces an earlier output of this
+    function, never another folder. The faces are written to a temporary folder
+    beside ``out`` and renamed into place, so an interrupted call leaves
+    nothing at ``out``.
     """
     size = tuple(int(v) for v in size)
     _check(n, size, label_noise, tuple(split), workers)
     out = Path(out)
+    _check_target(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        _write(tmp, n, seed, size, label_noise, split, workers, progress)
+        (tmp / MARKER).write_text(json.dumps({"n": n, "seed": seed}))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _write(out: Path, n, seed, size, label_noise, split, workers, progress) -> None:
     folder = out / IMAGE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     chunk = max(1, min(CHUNK, -(-n // (4 * workers))))  # small jobs still reach every worker
@@ -106,4 +146,3 @@ def generate(out: Path, n: int = 2000, seed: int = 0, size: tuple[int, int] = CA
     write_partition(out, ids, partition_of(n, split))
     write_landmarks(out, ids, landmarks(keypoints))
     write_keypoints(out, ids, keypoints)
-    return out

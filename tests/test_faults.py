@@ -1,0 +1,191 @@
+"""Bad input and faults at the command line, one row per case.
+
+Every row runs one ``mgmtn`` command on a fresh copy of a small dataset and a
+trained run, then checks the exit code, that the error is one line naming
+what is at fault, that no traceback reached the user, and that nothing that
+existed before the command was changed or removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+
+from mgmtn.cli import main
+from mgmtn.data.layout import ATTR_FILE, IMAGE_DIR, LANDMARK_FILE, PARTITION_FILE
+from mgmtn.data.synth import generate
+from mgmtn.train import train
+from mgmtn.train_unet import train_unet
+
+FAST = ["--epochs", "1", "--image-size", "32", "--limit", "32", "--select-images", "16"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A synthetic dataset, a UNet run and a global run, made once; each case works on copies."""
+    root = tmp_path_factory.mktemp("faults")
+    faces = generate(root / "faces", n=96, seed=0, progress=False)
+    unet = root / "unet"
+    train_unet(faces, unet, epochs=1, input_size=32, train_limit=32, val_limit=16)
+    run = train(faces, root / "run", "global", epochs=1, image_size=32, train_limit=32, select_images=16,
+                batch_size=16)
+    return {"faces": faces, "unet": unet, "run": run}
+
+
+@dataclass
+class World:
+    data: Path
+    run: Path
+    unet: Path
+    tmp: Path
+
+    def image(self, k: int = 0) -> Path:
+        return sorted((self.data / IMAGE_DIR).iterdir())[k]
+
+
+def _edit(path: Path, line: int, text: str) -> None:
+    lines = path.read_text().splitlines()
+    lines[line - 1] = text
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _attr_row(w: World, line: int) -> str:
+    return (w.data / ATTR_FILE).read_text().splitlines()[line - 1]
+
+
+def _plant(path: Path) -> None:
+    """A checkpoint whose unpickling would create a file: what a malicious one would do."""
+    class RunsCode:
+        def __reduce__(self):
+            return (Path.touch, (path.parent / "ran",))
+    torch.save({"model": {}, "x": RunsCode()}, path)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    argv: str  # formatted with the World's fields
+    fragment: str  # a part of the one-line error
+    prepare: Callable[[World], None] = lambda w: None
+    code: int = 2
+
+
+def _no_partition(w):
+    (w.data / PARTITION_FILE).unlink()
+
+
+CASES = [
+    # synth never replaces or mixes with data it did not write
+    Case("synth into a dataset folder", "synth {data} --n 5", "did not write",
+         lambda w: (w.data / "synth.json").unlink()),
+    Case("synth over its own output without --force", "synth {tmp}/s --n 2",
+         "pass --force", lambda w: generate(w.tmp / "s", n=2, progress=False)),
+    Case("synth into a file", "synth {data}/list_attr_celeba.txt --n 2", "is a file"),
+    Case("synth with no faces", "synth {tmp}/new --n 0", "n must be"),
+    Case("synth with label noise above 1", "synth {tmp}/new --n 2 --label-noise 2", "label_noise"),
+    # check names the file, line and value at fault
+    Case("check a missing folder", "check {tmp}/nowhere", "nowhere: dataset folder not found"),
+    Case("check a repeated image id", "check {data}", "repeats line 3",
+         lambda w: _edit(w.data / ATTR_FILE, 4, _attr_row(w, 3))),
+    Case("check a misspelled attribute", "check {data}", "unknown Smilling",
+         lambda w: _edit(w.data / ATTR_FILE, 2, _attr_row(w, 2).replace("Smiling", "Smilling"))),
+    Case("check a row with 39 values", "check {data}", "got 39 values after the id",
+         lambda w: _edit(w.data / ATTR_FILE, 5, _attr_row(w, 5).rsplit(" ", 1)[0])),
+    Case("check a value that is not 1 or -1", "check {data}", "line 3: 5_o_Clock_Shadow is 0",
+         lambda w: _edit(w.data / ATTR_FILE, 3, _attr_row(w, 3).split()[0] + " 0" + " 1" * 39)),
+    Case("check a wrong row count", "check {data}", "line 1: says 7 rows",
+         lambda w: _edit(w.data / ATTR_FILE, 1, "7")),
+    Case("check a missing image", "check {data}", "are missing (first:", lambda w: w.image(3).unlink()),
+    Case("check a partition out of range", "check {data}", "partition 5 is not 0, 1 or 2",
+         lambda w: _edit(w.data / PARTITION_FILE, 2, (w.data / PARTITION_FILE).read_text().split()[2] + " 5")),
+    Case("check landmarks of other images", "check {data}", "image ids differ",
+         lambda w: _edit(w.data / LANDMARK_FILE, 3, "x.jpg" + " 1" * 10)),
+    Case("check --decode with two bad images", "check {data} --decode", "2 of 96 images do not decode",
+         lambda w: [w.image(k).write_bytes(b"broken") for k in (4, 9)]),
+    # train refuses what cannot be trained, before it writes anything
+    Case("train for -1 epochs", "train {data} --model global --out {tmp}/r --epochs -1", "at least 1"),
+    Case("train for 0 epochs", "train {data} --model global --out {tmp}/r --epochs 0", "at least 1"),
+    Case("train at image size 0", "train {data} --model global --out {tmp}/r --image-size 0", "at least 1"),
+    Case("train an unknown model", "train {data} --model resnet --out {tmp}/r", "unknown model 'resnet'"),
+    Case("train with an unknown profile", "train {data} --model global --out {tmp}/r --profile big",
+         "unknown profile 'big'"),
+    Case("train an unknown loss", "train {data} --model global --out {tmp}/r --loss hinge " + " ".join(FAST),
+         "unknown loss 'hinge'"),
+    Case("train MGMTN without a UNet", "train {data} --model mgmtn --out {tmp}/r", "needs a trained UNet"),
+    Case("train MGMTN on an attribute run as UNet", "train {data} --model mgmtn --unet {tmp}/fake --out {tmp}/r " + " ".join(FAST),
+         "not a UNet checkpoint",
+         lambda w: (w.tmp / "fake").mkdir() or shutil.copy(w.run / "best.pt", w.tmp / "fake" / "unet.pt")),
+    Case("train MGMTN with a missing UNet", "train {data} --model mgmtn --unet {tmp}/none --out {tmp}/r " + " ".join(FAST),
+         "checkpoint not found"),
+    Case("train into an existing run", "train {data} --model global --out {run} " + " ".join(FAST),
+         "already holds a run"),
+    Case("train into a folder of the user's files", "train {data} --model global --out {data} " + " ".join(FAST),
+         "holds files that no run writes"),
+    Case("train a UNet into a folder of the user's files", "train-unet {data} --out {data} --epochs 1",
+         "holds files that no run writes"),
+    Case("resume a run that does not exist", "train {data} --model global --out {tmp}/r --resume " + " ".join(FAST),
+         "nothing to resume"),
+    Case("train with a selection split larger than train", "train {data} --model global --out {tmp}/r "
+         "--epochs 1 --select-images 500", "lower select_images"),
+    Case("fine-tune MGMTN from a global run", "train {data} --model ag --out {tmp}/r --init {run} " + " ".join(FAST),
+         "cannot start a ag run"),
+    Case("train on a missing folder", "train {tmp}/nowhere --model global --out {tmp}/r",
+         "dataset folder not found"),
+    # evaluate and predict
+    Case("evaluate a folder that is no run", "evaluate {tmp} --data {data}", "best.pt: checkpoint not found"),
+    Case("evaluate on a missing dataset", "evaluate {run} --data {tmp}/nowhere", "dataset folder not found"),
+    Case("evaluate a truncated checkpoint", "evaluate {tmp}/cut --data {data}", "cannot read checkpoint",
+         lambda w: (w.tmp / "cut").mkdir() or (w.tmp / "cut" / "best.pt").write_bytes(
+             (w.run / "best.pt").read_bytes()[:500])),
+    Case("evaluate a checkpoint that would run code", "evaluate {tmp}/evil --data {data}", "refused",
+         lambda w: (w.tmp / "evil").mkdir() or _plant(w.tmp / "evil" / "best.pt")),
+    Case("predict a missing image", "predict {run} {tmp}/none.jpg", "none.jpg: image not found"),
+    Case("predict a broken image among good ones", "predict {run} {data}/img_align_celeba/" + "{first} {tmp}/bad.jpg",
+         "1 of 2 images could not be read", lambda w: (w.tmp / "bad.jpg").write_bytes(b"no")),
+    Case("predict overlays of a model without masks", "predict {run} {data}/img_align_celeba/{first} --overlay "
+         "{tmp}/o", "predicts no masks"),
+    Case("predict with an unknown run", "predict {tmp}/norun {data}/img_align_celeba/{first}", "checkpoint not found"),
+    # the other verbs
+    Case("annotate with an unknown annotator", "annotate {data} --annotator nobody", "nobody"),
+    Case("import LFWA from a missing folder", "import-lfwa {tmp}/nowhere {tmp}/out", "nowhere"),
+    Case("ablate with a missing UNet", "ablate {data} --out {tmp}/a --study components", "--unet"),
+]
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_exits_with_one_line_and_changes_nothing(case, built, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    world = World(data=Path(shutil.copytree(built["faces"], work / "data")),
+                  run=Path(shutil.copytree(built["run"], work / "run")), unet=built["unet"], tmp=work)
+    case.prepare(world)
+    before = _snapshot(work)
+    argv = case.argv.format(data=world.data, run=world.run, unet=world.unet, tmp=work, first=world.image(0).name)
+    code = main(argv.split())
+    err = capsys.readouterr().err
+    assert code == case.code, err
+    assert "Traceback" not in err and "UserWarning" not in err
+    lines = [line for line in err.splitlines() if line.startswith("mgmtn") and "error" in line]
+    assert len(lines) == 1 and case.fragment in lines[0], err
+    assert not (work / "ran").exists()
+    after = _snapshot(work)
+    assert {k: v for k, v in after.items() if k in before} == before, "a file that existed was changed"
+
+
+def test_missing_partition_file_is_one_note_line(built, tmp_path, monkeypatch, capsys):
+    data = Path(shutil.copytree(built["faces"], tmp_path / "data"))
+    _no_partition(type("W", (), {"data": data}))
+    assert main(["check", str(data)]) == 0
+    err = capsys.readouterr().err
+    assert err.strip().startswith("mgmtn: note:") and len(err.strip().splitlines()) == 1 and "warn(" not in err
