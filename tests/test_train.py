@@ -5,6 +5,7 @@ from dataclasses import asdict, replace
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -165,3 +166,21 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
     with pytest.raises(MgmtnError, match="refused, it holds Python objects"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+def test_kill_9_mid_epoch_then_resume_is_bit_identical(faces, tmp_path):
+    def command(out, *extra):
+        return [sys.executable, "-m", "mgmtn.cli", "train", str(faces), "--model", "global", "--out", str(out),
+                "--epochs", "3", "--limit", "64", "--image-size", "32", "--select-images", "16", *extra]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True, env=env, timeout=300)
+    killed = subprocess.Popen(command(tmp_path / "cut"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    while not (tmp_path / "cut" / "last.pt").exists() and killed.poll() is None:
+        time.sleep(0.01)
+    killed.kill()  # SIGKILL, as soon as epoch 1 is checkpointed: epoch 2 is under way
+    killed.wait()
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] < 2
+    subprocess.run(command(tmp_path / "cut", "--resume"), check=True, capture_output=True, env=env, timeout=300)
+    whole, resumed = (load_checkpoint(tmp_path / run / "last.pt")["model"] for run in ("whole", "cut"))
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
