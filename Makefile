@@ -14,11 +14,11 @@ NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
 .PHONY: book test unit nbval sync venv clean results-cpu results-recipe results-ablations results-comparison results-lfwa
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 venv: $(BIN)/.installed
