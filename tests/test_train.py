@@ -69,7 +69,7 @@ def test_evaluate_and_predict_on_a_run(faces, unet_run, tmp_path):
     assert table.shape == (40, 2) and ((table >= 0) & (table <= 1)).all().all() and not failed
     assert len(list((tmp_path / "overlay").glob("*_masks.png"))) == 2
     with pytest.raises(MgmtnError, match="already exists"):
-        predict(run, [image], overlay_dir=tmp_path / "overlay")
+        predict(run, [image, twin], overlay_dir=tmp_path / "overlay")
 
 
 def test_staged_start_trains_global_then_groups_then_joint(faces, unet_run, tmp_path):
