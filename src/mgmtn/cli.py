@@ -52,7 +52,8 @@ def _train(args) -> None:
                 unet=Path(args.unet) if args.unet else None, device=args.device, seed=args.seed,
                 resume=args.resume, stop_after=args.stop_after, epochs=args.epochs, backbone=args.backbone,
                 image_size=args.image_size, train_limit=args.limit, select_images=args.select_images, loss=args.loss,
-                weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None)
+                weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None,
+                pretrained=False if args.random_init else None, batch_size=args.batch_size, workers=args.workers)
     print(f"run: {out}")
 
 
@@ -231,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--select-images", type=int, default=None,
                        help="size of the selection split carved from train (default: profile)")
     train.add_argument("--init", default=None, help="start from the best weights of this finished run (fine-tuning)")
+    train.add_argument("--random-init", action="store_true", help="random backbone weights, even in the paper profile")
+    train.add_argument("--batch-size", type=int, default=None, help="(default: profile)")
+    train.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: profile)")
     _run_options(train, _train)
 
     ablate = verbs.add_parser("ablate", help="train and score the paper's ablation studies (Tables 3, 4, Fig. 9)")
