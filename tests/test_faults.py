@@ -131,8 +131,6 @@ CASES = [
          "holds files that no run writes"),
     Case("resume a run that does not exist", "train {data} --model global --out {tmp}/r --resume " + " ".join(FAST),
          "nothing to resume"),
-    Case("train with a selection split larger than train", "train {data} --model global --out {tmp}/r "
-         "--epochs 1 --select-images 500", "lower select_images"),
     Case("fine-tune MGMTN from a global run", "train {data} --model ag --out {tmp}/r --init {run} " + " ".join(FAST),
          "cannot start a ag run"),
     Case("train on a missing folder", "train {tmp}/nowhere --model global --out {tmp}/r",

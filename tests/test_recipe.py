@@ -42,20 +42,21 @@ def cache_home(tmp_path, monkeypatch):
 
 def test_selection_is_identity_disjoint_from_train_and_val(people):
     index = read_index(people)
-    train, select = carve_selection(index.split("train"), 8)
+    train, select = carve_selection(index.split("train"), 6)
     val = index.split("val")
-    assert len(select) >= 8 and len(train) + len(select) == 32
+    assert len(select) >= 6 and len(train) + len(select) == 32
     assert not set(train.ids) & set(select.ids) and not set(select.ids) & set(val.ids)
     assert not set(train.identities) & set(select.identities)
-    assert carve_selection(index.split("train"), 8)[1].ids == select.ids  # the same draw for every run
+    assert carve_selection(index.split("train"), 6)[1].ids == select.ids  # the same draw for every run
 
 
-def test_selection_without_identities_and_too_large(tiny_celeba):
-    train = read_index(tiny_celeba).split("train")
-    rest, select = carve_selection(train, 1)
-    assert len(select) == 1 and len(rest) == 3
-    with pytest.raises(DataError, match="lower select_images"):
-        carve_selection(train, 4)
+def test_selection_is_capped_and_works_without_identities(people, tiny_celeba):
+    (people / IDENTITY_FILE).unlink()
+    train = read_index(people).split("train")
+    rest, select = carve_selection(train, 2000)
+    assert len(select) == 32 // 5 and len(rest) == 32 - 32 // 5 and not set(rest.ids) & set(select.ids)
+    with pytest.raises(DataError, match="too small to hold out a selection split"):
+        carve_selection(read_index(tiny_celeba).split("train"), 10)
 
 
 def test_cached_items_equal_items_from_disk(people, cache_home):

@@ -19,11 +19,19 @@ from mgmtn.errors import DataError
 SELECTION_SEED = 0
 
 
+MAX_SHARE = 5  # the selection split takes at most a fifth of the training partition
+
+
 def carve_selection(train: CelebAIndex, size: int) -> tuple[CelebAIndex, CelebAIndex]:
-    """(the rest of ``train``, about ``size`` of its images for selection), disjoint by identity where known."""
-    if not 0 < size < len(train):
-        raise DataError(f"{train.root}: a selection split of {size} images needs more than that in the "
-                        f"train partition (it has {len(train)}); lower select_images")
+    """(the rest of ``train``, about ``size`` of its images for selection), disjoint by identity where known.
+
+    ``size`` is capped at a fifth of ``train``, so that a small folder (the
+    LFWA subset, synthetic faces) still keeps most of its images for training.
+    """
+    size = min(size, len(train) // MAX_SHARE)
+    if size < 1:
+        raise DataError(f"{train.root}: the train partition ({len(train)} images) is too small to hold out a "
+                        f"selection split (a fifth of it, at least one image)")
     rng = np.random.default_rng(SELECTION_SEED)
     if train.identities is None:
         held = np.zeros(len(train), bool)
