@@ -103,8 +103,12 @@ def scores(pattern: str) -> str:
     if found.empty:
         return "not run yet"
     row = found.iloc[0]
-    return (f"{100 * row.accuracy:.2f}% accuracy / {100 * row.mA:.2f}% mA ({row.backbone}, {row.image_size} px, "
-            f"{row.train_images} training images, {row.epochs} epochs, {row.split} split)")
+    text = f"{100 * row.accuracy:.2f}% accuracy / {100 * row.mA:.2f}% mA at threshold 0.5"
+    if pd.notna(row.tuned_accuracy):
+        text += (f", {100 * row.tuned_accuracy:.2f}% / {100 * row.tuned_mA:.2f}% with thresholds chosen on the "
+                 "selection split")
+    return (f"{text} ({row.backbone}, {row.image_size} px, {row.train_images} training images, {row.epochs} "
+            f"epochs, seed {row.seed}, {row.split} split)")
 
 
 def gain(study: str, model: str, reference: str = "global") -> str:
@@ -119,8 +123,8 @@ def gain(study: str, model: str, reference: str = "global") -> str:
 
 
 status = {
-    "celeba_global": scores("cpu-celeba-subset/global/eval_val.json"),
-    "celeba_mgmtn": scores("cpu-celeba-subset/mgmtn/eval_val.json"),
+    "celeba_global": scores("cpu-celeba-subset/global-seed0/eval_val.json"),
+    "celeba_mgmtn": scores("cpu-celeba-subset/mgmtn-seed0/eval_val.json"),
     "unet_f1": (f"{masks.loc[masks.run == 'cpu-celeba-subset/unet-dlib', 'mean_f1'].iloc[0]:.2f}% mean F1"
                 if (masks.run == "cpu-celeba-subset/unet-dlib").any() else "not run yet"),
     "ablation_mgmtn": gain("components", "mgmtn"),
