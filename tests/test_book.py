@@ -22,6 +22,9 @@ def test_executes_with_parameters_then_uses_the_cache(tmp_path):
     assert execute(source, out, {"profile": "smoke"}, tmp_path)
     text = nbformat.read(out / "01_demo.ipynb", as_version=4).cells[-1].outputs[0]["text"]
     assert "profile is smoke" in text
+    injected = [c for c in nbformat.read(out / "01_demo.ipynb", as_version=4).cells
+                if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags  # the page shows its parameters once
     assert not execute(source, out, {"profile": "smoke"}, tmp_path)
     assert execute(source, out, {"profile": "cpu"}, tmp_path)  # new parameters, new run
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
@@ -64,9 +65,20 @@ def execute(source: Path, out_dir: Path, parameters: dict, project: Path, force:
                          f"({error.ename}: {error.evalue}); executed copy: {partial}") from None
     finally:
         converted.unlink(missing_ok=True)
+    _hide_injected_parameters(partial)
     partial.replace(target)
     key_file.write_text(key)
     return True
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Papermill's injected cell repeats the parameters cell with this run's values: keep it out of the page."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, path)
 
 
 def build(project: Path, profile: str = "smoke", data_root: str | None = None, device: str = "cpu",
