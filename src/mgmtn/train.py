@@ -59,6 +59,9 @@ def predict_probs(model, loader, device: str | None = None) -> tuple[np.ndarray,
     return targets.numpy().astype(np.uint8), logits.sigmoid().numpy()
 
 
+GLOBAL_POOL_MODELS = ("global", "ag", *MASK_MODELS)  # the MGMTN family, which pools a global feature
+
+
 def eval_transform(cfg: TrainConfig) -> EvalTransform:
     """The face framed as training frames it on average: the training resize, then the centre crop."""
     return EvalTransform(size=cfg.image_size, resize=cfg.resize)
@@ -76,8 +79,10 @@ def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
     unet = None
     if config["model"] in MASK_MODELS:
         unet = load_unet(config["unet"]["run"]) if fresh else UNet(**config["unet"]["architecture"])
+    options = {"global_pool": train.global_pool} if config["model"] in GLOBAL_POOL_MODELS else {}
     return build_model(config["model"], backbone=train.backbone, unet=unet, mask_scale=train.mask_scale,
-                       pretrained=train.pretrained and fresh, pretrained_file=train.weights if fresh else None)
+                       pretrained=train.pretrained and fresh, pretrained_file=train.weights if fresh else None,
+                       **options)
 
 
 def _fit(model, loaders, cfg: TrainConfig, epochs: int, out: Path, meta: dict, device: str, seed: int,
