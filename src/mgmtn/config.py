@@ -63,6 +63,7 @@ class TrainConfig:
     precision: str = "fp32"  # 'bf16': autocast (CUDA, or a CPU with AVX-512 BF16)
     mask_scale: float = 1.0
     global_pool: str = "max"  # how the global feature G1 is pooled from F5: 'max' (the paper's, Fig. 8) or 'avg'
+    head_hidden: int = 512  # width of the heads' hidden layer (Fig. 4); 0: one linear layer per head
     stage_epochs: int = 0  # paper: global branch, then group modules, this many epochs each before joint training
     image_cache: bool = True  # decode and resize every image once (mgmtn.data.image_cache)
     select_images: int = 2000  # carved from the train partition, identity-disjoint: chooses best.pt and thresholds

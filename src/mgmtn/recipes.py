@@ -6,7 +6,8 @@ label priors, so the study starts from a plain from-scratch recipe and varies
 one factor at a time: the loss (BCE, focal, EFL with alpha 0.25, 0.5 and a
 per-attribute alpha), the bias initialisation, the optimizer (Adam with
 coupled L2 as in the paper, AdamW on weights only), the schedule and the
-pooling of the global feature (max, as in the paper, or average). One row is
+pooling of the global feature (max, as in the paper, or average) and the
+heads (Fig. 4's two layers, or one linear layer). One row is
 the paper's literal recipe, one the recipe of a plain from-scratch script
 (Adam 1e-3, L2 1e-4, one-cycle, BCE, average pooling), which keeps only the
 paper's two-layer heads. Every row trains the
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-# The scale of every row: big enough that the starting recipe learns, small enough for ten rows in half an hour.
+# The scale of every row: big enough that the starting recipe learns, small enough for eleven rows in half an hour.
 STUDY_SCALE = dict(train_limit=3000, epochs=3)
 
 # One factor changed per row, relative to the starting recipe (``mgmtn.config.CPU_RECIPE``).
@@ -38,6 +39,7 @@ ROWS: dict[str, dict] = {
     "optimizer: Adam + L2 5e-4": dict(optimizer="adam", weight_decay=5e-4),
     "schedule: one-cycle": dict(schedule="onecycle"),
     "global feature: average pooling": dict(global_pool="avg"),
+    "head: one linear layer": dict(head_hidden=0),
     "a plain script's recipe": dict(optimizer="adam", lr=1e-3, weight_decay=1e-4, schedule="onecycle",
                                    bias_init=False, global_pool="avg"),
 }

@@ -59,7 +59,7 @@ def predict_probs(model, loader, device: str | None = None) -> tuple[np.ndarray,
     return targets.numpy().astype(np.uint8), logits.sigmoid().numpy()
 
 
-GLOBAL_POOL_MODELS = ("global", "ag", *MASK_MODELS)  # the MGMTN family, which pools a global feature
+GLOBAL_POOL_MODELS = ("global", "ag", *MASK_MODELS)  # the MGMTN family: a pooled global feature, Fig. 4's heads
 
 
 def eval_transform(cfg: TrainConfig) -> EvalTransform:
@@ -79,7 +79,8 @@ def model_from_config(config: dict, fresh: bool = True) -> torch.nn.Module:
     unet = None
     if config["model"] in MASK_MODELS:
         unet = load_unet(config["unet"]["run"]) if fresh else UNet(**config["unet"]["architecture"])
-    options = {"global_pool": train.global_pool} if config["model"] in GLOBAL_POOL_MODELS else {}
+    options = ({"global_pool": train.global_pool, "hidden": train.head_hidden}
+               if config["model"] in GLOBAL_POOL_MODELS else {})
     return build_model(config["model"], backbone=train.backbone, unet=unet, mask_scale=train.mask_scale,
                        pretrained=train.pretrained and fresh, pretrained_file=train.weights if fresh else None,
                        **options)

@@ -145,7 +145,9 @@ def group_attention(kind: str | None, channels: int) -> nn.Module:
 
 
 def classifier(in_features: int, num_outputs: int, hidden: int = 512, drop_rate: float = 0.5) -> nn.Sequential:
-    """The two-layer head of Fig. 4: FC, ReLU, Dropout, FC."""
+    """The two-layer head of Fig. 4: FC, ReLU, Dropout, FC; ``hidden=0`` gives one linear layer instead."""
+    if hidden == 0:
+        return nn.Sequential(nn.Linear(in_features, num_outputs))
     return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.Dropout(drop_rate),
                          nn.Linear(hidden, num_outputs))
 
