@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from mgmtn.config import get_profile
 from mgmtn.errors import MgmtnError
 from mgmtn.models import MASK_MODELS
+from mgmtn.results import trained_images
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,9 @@ def study_table(runs: list[Run], root: Path, split: str = "val") -> pd.DataFrame
         if path.exists():
             result = json.loads(path.read_text())
             config = result["config"]
-            available = config["data"]["per_partition"]["train"]
             rows.append({"run": run.name, "model": run.model, "mask_scale": run.mask_scale, "seed": run.seed,
                          "accuracy": 100 * result["accuracy"], "mA": 100 * result["mA"],
-                         "train_images": min(config["train"]["train_limit"] or available, available),
+                         "train_images": trained_images(config),
                          "epochs": config["train"]["epochs"], "code_version": result["code_version"]})
     return pd.DataFrame(rows)
 

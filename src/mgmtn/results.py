@@ -23,11 +23,10 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
     for path in sorted(root.glob(pattern)):
         result = json.loads(path.read_text())
         config = result["config"]
-        available = config["data"]["per_partition"]["train"]
         rows.append({"run": str(path.parent.relative_to(root)), "model": config["model"],
                      "backbone": config["train"]["backbone"], "image_size": config["train"]["image_size"],
                      "epochs": config["train"]["epochs"], "seed": config["seed"],
-                     "train_images": min(config["train"]["train_limit"] or available, available),
+                     "train_images": trained_images(config),
                      "data": Path(config["data"]["root"]).name, "split": result["split"],
                      "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
                      "tuned_accuracy": result.get("tuned_on_select", {}).get("accuracy"),
@@ -49,6 +48,14 @@ def majority(data_root: str | Path, split: str = "val") -> dict | None:
     index = read_index(data_root)
     scores = majority_scores(index.split("train").labels, index.split(split).labels)
     return {k: 100 * v for k, v in scores.items()}
+
+
+def trained_images(config: dict) -> int:
+    """How many images a run trained on: its recorded split, or (older runs) the train partition and limit."""
+    if config.get("split"):
+        return config["split"]["train"]
+    available = config["data"]["per_partition"]["train"]
+    return min(config["train"]["train_limit"] or available, available)
 
 
 def training_time(run: Path) -> float | None:
