@@ -25,7 +25,8 @@ from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
 from mgmtn.data.splits import carve_selection
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.engine import LoopConfig, check_run_folder, fit, is_main, load_checkpoint, make_loader, seed_everything, setup_distributed
+from mgmtn.engine import (LoopConfig, check_run_folder, fit, is_main, load_checkpoint, make_loader, seed_everything,
+                          setup_distributed)
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
 from mgmtn.masks.annotators import default_annotator
@@ -120,8 +121,8 @@ def _warm_start(model, loaders, cfg: TrainConfig, config: dict, out: Path, devic
     modules (attention and heads) on the frozen backbone. Each stage keeps its
     own run folder under ``out``, so an interrupted start resumes too.
     """
-    first = build_model("global", backbone=cfg.backbone, pretrained=cfg.pretrained,
-                        pretrained_file=cfg.weights).to(device)
+    first = build_model("global", backbone=cfg.backbone, pretrained=cfg.pretrained, pretrained_file=cfg.weights,
+                        global_pool=cfg.global_pool, hidden=cfg.head_hidden).to(device)
     stage = out / "stage1-global"
     _fit(first, loaders, cfg, cfg.stage_epochs, stage, {"config": config, "stage": 1}, device, seed,
          resume=(stage / "last.pt").exists(), prior=prior)
