@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     print("data path alone: " + ", ".join(f"{name} {rate:.0f} img/s" for name, rate in data.items()))
     streams = {name: forever(loader) for name, loader in loaders.items()}
     premade = next(iter(loaders["cache"]))
-    feeds = {"pre-made": lambda: premade, "cache": lambda: next(streams["cache"]), "disk": lambda: next(streams["disk"])}
+    feeds = {"pre-made": lambda: premade, "cache": lambda: next(streams["cache"]),
+             "disk": lambda: next(streams["disk"])}
     steps = {}
     for name, (variant, (bf16, channels_last)) in itertools.product(args.models, VARIANTS.items()):
         steps[f"{name} {variant}"] = rates = step_rate(name, cfg, feeds, args.steps, args.repeats, bf16, channels_last)

@@ -21,7 +21,8 @@ from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.engine import LoopConfig, check_run_folder, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything
+from mgmtn.engine import (LoopConfig, check_run_folder, fit, load_checkpoint, make_loader, save_checkpoint,
+                          seed_everything)
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import MaskLoss
 from mgmtn.masks.annotators import default_annotator

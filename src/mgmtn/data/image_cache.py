@@ -93,7 +93,8 @@ def resized_images(index: CelebAIndex, size: int, threads: int = 2, progress: bo
                     array[i] = image
             array.flush()
             del array
-            with atomic_write(sizes_path, "wb") as f:  # the sizes first: the images' file is the mark of a finished build
+            # The sizes first: the images' file appearing is the mark of a finished build.
+            with atomic_write(sizes_path, "wb") as f:
                 np.save(f, sizes)
             os.replace(tmp, path)
         finally:
