@@ -12,7 +12,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-cpu results-recipe results-ablations results-comparison results-lfwa
+.PHONY: book test unit nbval sync venv clean results-cpu results-recipe results-ablations results-comparison results-lfwa results-align
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -86,3 +86,14 @@ results-lfwa: sync
 		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(RESULTS) \
 		-p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib \
 		-p output_dir $(CURDIR)/results/lfwa-subset
+
+# Does face alignment matter? A CelebA-trained cpu run scored on the LFWA subset's LFW frames, as they are and
+# aligned (mgmtn align-effect); the import is a folder of links under build/.
+ALIGN_RUNS ?= global-seed0
+
+results-align: venv
+	test -d build/lfwa-subset || $(BIN)/mgmtn import-lfwa $(LFWA) build/lfwa-subset
+	for run in $(ALIGN_RUNS); do \
+		$(BIN)/mgmtn align-effect $(RESULTS)/$$run --data build/lfwa-subset --out results/align-lfwa-subset/$$run.json \
+			|| exit 1; \
+	done

@@ -145,7 +145,7 @@ CASES = [
          lambda w: (w.tmp / "evil").mkdir() or _plant(w.tmp / "evil" / "best.pt")),
     Case("predict a missing image", "predict {run} {tmp}/none.jpg", "none.jpg: image not found"),
     Case("predict a broken image among good ones", "predict {run} {data}/img_align_celeba/" + "{first} {tmp}/bad.jpg",
-         "1 of 2 images could not be read", lambda w: (w.tmp / "bad.jpg").write_bytes(b"no")),
+         "1 of 2 images gave no prediction", lambda w: (w.tmp / "bad.jpg").write_bytes(b"no")),
     Case("predict overlays of a model without masks", "predict {run} {data}/img_align_celeba/{first} --overlay "
          "{tmp}/o", "predicts no masks"),
     Case("predict with an unknown run", "predict {tmp}/norun {data}/img_align_celeba/{first}", "checkpoint not found"),

@@ -8,11 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 from PIL import Image
 
+from mgmtn.attributes import ATTRIBUTES
+from mgmtn.cli import main
 from mgmtn.config import TrainConfig, ensure_synthetic
 from mgmtn.engine import load_checkpoint, save_checkpoint
 from mgmtn.errors import MgmtnError
@@ -21,6 +24,7 @@ from mgmtn.evaluate import evaluate, predict
 from mgmtn.models.backbone import create_backbone
 from mgmtn.train import model_from_config, train
 from mgmtn.train_unet import train_unet
+from photos import face_images, paste
 
 FAST = dict(epochs=2, image_size=32, train_limit=48, select_images=32, batch_size=16)
 
@@ -54,23 +58,47 @@ def test_interrupted_run_resumes_to_the_same_result(faces, unet_run, tmp_path):
         train(faces, tmp_path / "resumed", "mgmtn", unet=unet_run, resume=True, **{**FAST, "epochs": 3})
 
 
-def test_evaluate_and_predict_on_a_run(faces, unet_run, tmp_path):
-    run = train(faces, tmp_path / "run", "mgmtn", unet=unet_run, **{**FAST, "epochs": 1})
-    result = evaluate(run, faces, split="test")
-    saved = json.loads((run / "eval_test.json").read_text())
+@pytest.fixture(scope="module")
+def mask_run(faces, unet_run, tmp_path_factory):
+    return train(faces, tmp_path_factory.mktemp("mask-run") / "run", "mgmtn", unet=unet_run, **{**FAST, "epochs": 1})
+
+
+def test_evaluate_and_predict_on_a_run(faces, mask_run, tmp_path):
+    result = evaluate(mask_run, faces, split="test", out=tmp_path / "eval_test.json")
+    saved = json.loads((tmp_path / "eval_test.json").read_text())
     assert 0 <= saved["accuracy"] <= 1 and saved["code_version"]
     assert saved["tuned_on_select"]["rule"] in ("tuned", "midpoint")
     assert saved["hardware"]["cpu_count"] and saved["wall_seconds"] >= 0
-    assert len(pd.read_csv(run / "eval_test.csv")) == 40 and result["mA"] == saved["mA"]
+    assert len(pd.read_csv(tmp_path / "eval_test.csv")) == 40 and result["mA"] == saved["mA"]
+    scores = np.load(tmp_path / "eval_test.probs.npz")
+    assert scores["probs"].shape == (result["images"], 40) and len(scores["select_ids"]) == len(scores["select_probs"])
     image = next((faces / "img_align_celeba").iterdir())
     twin = tmp_path / "other" / image.name  # the same file name in another folder gets its own overlay
     twin.parent.mkdir()
     twin.write_bytes(image.read_bytes())
-    table, failed = predict(run, [image, twin], overlay_dir=tmp_path / "overlay")
-    assert table.shape == (40, 2) and ((table >= 0) & (table <= 1)).all().all() and not failed
+    table, failed = predict(mask_run, [image, twin], overlay_dir=tmp_path / "overlay")
+    probs = table[list(ATTRIBUTES)]
+    assert table.shape == (2, 46) and ((probs >= 0) & (probs <= 1)).all().all() and not failed
+    assert list(table["x1"]) == [178, 178] and list(table["y1"]) == [218, 218]  # already aligned: the whole image
     assert len(list((tmp_path / "overlay").glob("*_masks.png"))) == 2
     with pytest.raises(MgmtnError, match="already exists"):
-        predict(run, [image, twin], overlay_dir=tmp_path / "overlay")
+        predict(mask_run, [image, twin], overlay_dir=tmp_path / "overlay")
+
+
+def test_predict_finds_every_face_of_a_photo_and_names_a_photo_without_one(celeba_subset, mask_run, tmp_path,
+                                                                         capsys):
+    faces = face_images(celeba_subset, 2)
+    group = paste(faces[1], None, (420, 120), scale=0.8, canvas=paste(faces[0], (720, 420), (40, 60), scale=1.3))
+    group.save(tmp_path / "group.jpg")
+    Image.new("RGB", (300, 200), (90, 120, 150)).save(tmp_path / "wall.jpg")
+    table, failed = predict(mask_run, [tmp_path / "group.jpg", tmp_path / "wall.jpg"], overlay_dir=tmp_path / "o")
+    assert list(table["face"]) == [0, 1] and set(table["image"]) == {str(tmp_path / "group.jpg")}
+    assert table.loc[0, "x1"] < 40 + 1.3 * 178 + 20 and table.loc[1, "x0"] > 420 - 20  # largest first, each in place
+    assert list(failed) == [str(tmp_path / "wall.jpg")] and "no face found" in failed[str(tmp_path / "wall.jpg")]
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["group_masks.png"]
+    assert main(["predict", str(mask_run), str(tmp_path / "group.jpg"), str(tmp_path / "wall.jpg")]) == 2
+    printed = capsys.readouterr()
+    assert "wall.jpg: no face found" in printed.err and "group.jpg#0" in printed.out and "group.jpg#1" in printed.out
 
 
 def test_staged_start_trains_global_then_groups_then_joint(faces, unet_run, tmp_path):
@@ -96,9 +124,9 @@ def test_predict_accepts_any_size_and_mode_and_names_bad_files(faces, tmp_path):
     Image.new("RGB", (218, 178), (180, 140, 120)).save(rotated, exif=exif)
     bad.write_bytes(b"not an image")
     assert load_image(rotated, upright=True).size == (178, 218)
-    assert predict(run, [grey, rgba, rotated])[0].shape == (40, 3)
-    table, failed = predict(run, [grey, bad])
-    assert list(table.columns) == [str(grey)] and "bad.jpg: cannot decode image" in failed[str(bad)]
+    assert predict(run, [grey, rgba, rotated], align="none")[0].shape == (3, 46)
+    table, failed = predict(run, [grey, bad], align="none")
+    assert list(table["image"]) == [str(grey)] and "bad.jpg: cannot decode image" in failed[str(bad)]
     with pytest.raises(MgmtnError, match="predicts no masks"):
         predict(run, [grey], overlay_dir=tmp_path / "overlay")
 

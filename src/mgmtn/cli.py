@@ -94,13 +94,33 @@ def _evaluate(args) -> None:
 def _predict(args) -> None:
     from mgmtn.evaluate import predict
 
+    from mgmtn.attributes import ATTRIBUTES
+
     table, failed = predict(Path(args.run), [Path(p) for p in args.images], device=args.device,
-                            overlay_dir=Path(args.overlay) if args.overlay else None)
-    if not table.empty:
-        print(table.to_json(indent=2) if args.json else table.map("{:.3f}".format).to_string())
+                            overlay_dir=Path(args.overlay) if args.overlay else None, align=args.align)
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+    elif not table.empty:  # one column per face: its box, then the 40 probabilities
+        several = table["image"].duplicated(keep=False)
+        names = [Path(image).name + (f"#{k}" if many else "")
+                 for image, k, many in zip(table["image"], table["face"], several)]
+        box = table[["x0", "y0", "x1", "y1"]].astype(int).astype(str).agg(",".join, axis=1)
+        view = table[list(ATTRIBUTES)].map("{:.3f}".format)
+        view.insert(0, "box", box)
+        print(view.set_axis(names).T.to_string())
     if failed:
-        raise MgmtnError(f"{len(failed)} of {len(args.images)} images could not be read: "
+        raise MgmtnError(f"{len(failed)} of {len(args.images)} images gave no prediction: "
                          + "; ".join(failed.values()))
+
+
+def _align_effect(args) -> None:
+    from mgmtn.align_eval import alignment_effect
+
+    result = alignment_effect(Path(args.run), Path(args.data), Path(args.out), device=args.device, limit=args.limit)
+    for mode, scores in result["modes"].items():
+        print(f"--align {mode}: accuracy {scores['accuracy']:.4f}, mA {scores['mA']:.4f} at 0.5 "
+              f"({scores['faces_missed']} images without a face found, {scores['align_ms_per_image']} ms/image)")
+    print(f"{result['images']} images; written to {args.out}")
 
 
 def _check(args) -> None:
@@ -280,9 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("run", help="run folder")
     predict.add_argument("images", nargs="+", help="image files (any size or mode)")
     predict.add_argument("--overlay", default=None, help="folder for PNGs of the predicted group masks")
+    predict.add_argument("--align", choices=("auto", "none", "always"), default="auto",
+                         help="find and align faces with dlib: auto (default) unless an image is already "
+                              "CelebA's aligned 178x218, always, or none (each image is one face as it is)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.add_argument("--device", default="cpu")
     predict.set_defaults(handler=_predict)
+
+    effect = verbs.add_parser("align-effect", help="score a run on photos with and without face alignment")
+    effect.add_argument("run", help="run folder (a CelebA-trained run)")
+    effect.add_argument("--data", required=True, help="CelebA-layout folder of photos, e.g. an imported LFWA")
+    effect.add_argument("--out", required=True, help="JSON file for the two modes' scores")
+    effect.add_argument("--limit", type=int, default=None, help="only the first N images")
+    effect.add_argument("--device", default="cpu")
+    effect.set_defaults(handler=_align_effect)
 
     book = verbs.add_parser("book", help="execute the notebooks and build the HTML book")
     book.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from mgmtn import metrics
 from mgmtn.attributes import ATTRIBUTES
+from mgmtn.data.align import FaceAligner, needs_alignment, whole_image
 from mgmtn.data.celeba import load_image, read_index
 from mgmtn.config import TrainConfig
 from mgmtn.data.dataset import CelebADataset
@@ -65,7 +67,9 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
 
     Threshold 0.5, and one operating point chosen on the selection split
     carved from ``data``'s train partition, never on the split reported (see
-    ``select_thresholds``). Writes JSON and a per-attribute CSV beside it.
+    ``select_thresholds``). Writes JSON, a per-attribute CSV and the
+    probabilities (``.probs.npz``: ids and float16 probabilities of the
+    split and of the selection split) beside it.
     """
     started = time.perf_counter()
     model, config = load_run(run, device)
@@ -79,11 +83,15 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
     targets, probs = _probs(model, part, transform, images, batch_size, device)
     table = metrics.per_attribute(targets, probs)
     result = {"run": str(run), "split": split, "images": len(part), **metrics.summary(targets, probs)}
+    scores = {"ids": np.asarray(part.ids), "probs": probs.astype(np.float16)}
     train_part = index.split("train")
     if split in ("val", "test") and len(train_part) >= MAX_SHARE:
         rest, select = carve_selection(train_part, cfg.select_images)
-        rule, thresholds, on_select = select_thresholds(
-            *_probs(model, select, transform, images, batch_size, device), rest.labels.mean(0))
+        select_targets, select_probs = _probs(model, select, transform, images, batch_size, device)
+        prior = rest.labels.mean(0)
+        rule, thresholds, on_select = select_thresholds(select_targets, select_probs, prior)
+        scores |= {"select_ids": np.asarray(select.ids), "select_probs": select_probs.astype(np.float16),
+                   "train_prior": prior}
         result["tuned_on_select"] = {**metrics.summary(targets, probs, thresholds), "rule": rule,
                                      "select_images": len(select), "on_select": on_select}
         result["thresholds"] = dict(zip(ATTRIBUTES, thresholds.tolist()))
@@ -96,6 +104,8 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
                            wall_seconds=round(time.perf_counter() - started, 1)))
     with atomic_write(out.with_suffix(".csv")) as f:
         table.to_csv(f, index=False)
+    with atomic_write(out.with_suffix(".probs.npz"), "wb") as f:  # for operating-point studies without the model
+        np.savez_compressed(f, **scores)
     return result
 
 
@@ -111,13 +121,45 @@ def overlay_names(images: list[Path]) -> list[str]:
         depth += 1
 
 
-@torch.no_grad()
-def predict(run: Path, images: list[Path], device: str = "cpu",
-            overlay_dir: Path | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Attribute probabilities, one column per readable image, and the error of each unreadable one.
+FACE_COLUMNS = ["image", "face", "x0", "y0", "x1", "y1"]
 
-    ``overlay_dir``: PNGs of the eight predicted masks, one per image under a
-    distinct name; an existing file there is never replaced.
+
+def _faces(pictures: dict, align: str) -> tuple[dict, dict[str, str]]:
+    """The faces of each picture (see ``mgmtn.data.align``), and a message for each picture without one."""
+    aligner = None
+    faces, missing = {}, {}
+    for path, picture in pictures.items():
+        if not needs_alignment(picture, align):
+            faces[path] = [whole_image(picture)]
+            continue
+        aligner = aligner or FaceAligner()
+        faces[path] = aligner(picture)
+        if not faces[path]:
+            missing[path] = f"{path}: no face found (for a face already cropped, use --align none)"
+    return {path: found for path, found in faces.items() if found}, missing
+
+
+def _masks_on_photo(masks: np.ndarray, matrix: np.ndarray, side: int, photo_size: tuple[int, int]) -> np.ndarray:
+    """Masks (8, h, w) predicted on a ``side``-px model input, mapped back onto the photo's pixels."""
+    to_masks = np.diag([masks.shape[2] / side, masks.shape[1] / side, 1.0]) @ matrix
+    data = tuple(to_masks[:2].ravel())  # PIL asks, for each photo pixel, where it falls in the mask
+    return np.stack([np.asarray(Image.fromarray(mask.astype(np.float32)).transform(
+        photo_size, Image.Transform.AFFINE, data=data, resample=Image.Resampling.BILINEAR, fillcolor=0))
+        for mask in masks])
+
+
+@torch.no_grad()
+def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Path | None = None,
+            align: str = "auto", batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Attribute probabilities, one row per face found, and a message for each image without a result.
+
+    ``align``: 'auto' detects and aligns the faces of every image that is not
+    already CelebA's aligned 178x218 size, 'always' every image, 'none' takes
+    each image as one face as it is (``mgmtn.data.align``). Each row holds the
+    image, the face's number and its box in the image (``FACE_COLUMNS``), then
+    the 40 probabilities. ``overlay_dir``: one PNG per image of its faces'
+    predicted masks drawn on the original image, under a distinct name; an
+    existing file there is never replaced.
     """
     pictures, failed = {}, {}
     for path in images:
@@ -133,18 +175,35 @@ def predict(run: Path, images: list[Path], device: str = "cpu",
         existing = [str(targets[p]) for p in pictures if targets[p].exists()]
         if existing:
             raise MgmtnError(f"{existing[0]} already exists; choose another --overlay folder")
-    if not pictures:
-        return pd.DataFrame(index=list(ATTRIBUTES)), failed
+    faces, missing = _faces(pictures, align)
+    failed |= missing
+    rows = [(path, k, face) for path, found in faces.items() for k, face in enumerate(found)]
+    if not rows:
+        return pd.DataFrame(columns=FACE_COLUMNS + list(ATTRIBUTES)), failed
     transform = eval_transform(TrainConfig.from_record(config["train"]))
     rng = np.random.default_rng(0)
-    batch = torch.stack([transform(picture, None, rng)[0] for picture in pictures.values()]).to(device)
-    output = model(batch)
-    probs = torch.sigmoid(output.logits.float()).cpu().numpy()
+    probs, masks = [], []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        batch = torch.stack([transform(face.image(pictures[path]), None, rng)[0] for path, _, face in chunk])
+        output = model(batch.to(device))
+        probs.append(torch.sigmoid(output.logits.float()).cpu().numpy())
+        if overlay_dir is not None:
+            masks.extend(output.masks.float().cpu().numpy())
+    table = pd.DataFrame([(path, k, *face.box) for path, k, face in rows], columns=FACE_COLUMNS)
+    table[list(ATTRIBUTES)] = np.concatenate(probs)
     if overlay_dir is not None:
+        import matplotlib.pyplot as plt
+
         from mgmtn.plots import mask_overlay
         Path(overlay_dir).mkdir(parents=True, exist_ok=True)
-        for (path, picture), masks in zip(pictures.items(), output.masks.float().cpu().numpy()):
-            figure = mask_overlay(picture, masks)
+        for path in faces:
+            picture = pictures[path]
+            on_photo = np.max([_masks_on_photo(mask, transform.matrix(face.size) @ face.matrix, transform.size,
+                                               picture.size)
+                               for (p, _, face), mask in zip(rows, masks) if p == path], axis=0)
+            figure = mask_overlay(picture, on_photo)
             with atomic_write(targets[path], "wb") as f:
                 figure.savefig(f, dpi=100, format="png")
-    return pd.DataFrame(probs.T, index=list(ATTRIBUTES), columns=list(pictures)), failed
+            plt.close(figure)
+    return table, failed

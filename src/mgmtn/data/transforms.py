@@ -167,9 +167,15 @@ class EvalTransform(_BoxTransform):
         if not 0 < self.size <= (self.resize or self.size):
             raise ValueError(f"size ({self.size}) must be positive and at most resize ({self.resize})")
 
+    def matrix(self, image_size: tuple[int, int]) -> np.ndarray:
+        """Pixels of an image of ``image_size`` -> pixels of the output, as one affine matrix."""
+        side = self.resize or self.size
+        offset = (side - self.size) // 2
+        return crop_matrix(offset, offset) @ resize_matrix(image_size, (side, side))
+
     def apply(self, image, boxes=None, rng=None):
         side = self.resize or self.size
         resized = image.resize((side, side), Image.Resampling.BILINEAR)
         offset = (side - self.size) // 2
         out = resized.crop((offset, offset, offset + self.size, offset + self.size))
-        return out, self._quads(boxes, crop_matrix(offset, offset) @ resize_matrix(image.size, resized.size))
+        return out, self._quads(boxes, self.matrix(image.size))

@@ -108,7 +108,7 @@ class DlibAnnotator(Annotator):
 
     The detector runs at upsample 0 and, only when that finds nothing, at
     upsample 1 (slower, finds smaller faces); of several faces the largest is
-    kept. The 68-point model is trained on iBUG 300-W, whose licence allows
+    annotated (``faces`` gives them all). The 68-point model is trained on iBUG 300-W, whose licence allows
     non-commercial research use only.
     """
 
@@ -124,12 +124,22 @@ class DlibAnnotator(Annotator):
 
     def __call__(self, item):
         pixels = np.asarray(self._image(item))
+        faces = self._detect(pixels)
+        return self._points(pixels, faces[0]) if faces else None
+
+    def faces(self, image: Image.Image) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+        """Every face in ``image``, largest first: its detector box (x0, y0, x1, y1) and its 68 points."""
+        pixels = np.asarray(image.convert("RGB"))
+        return [((face.left(), face.top(), face.right(), face.bottom()), self._points(pixels, face))
+                for face in self._detect(pixels)]
+
+    def _detect(self, pixels: np.ndarray) -> list:
         faces = self.detector(pixels, 0) or self.detector(pixels, 1)
-        if not faces:
-            return None
-        shape = self.predictor(pixels, max(faces, key=lambda face: face.area()))
+        return sorted(faces, key=lambda face: -face.area())
+
+    def _points(self, pixels: np.ndarray, face) -> np.ndarray:
         # dlib reports pixel indices; +0.5 puts the points at pixel centres.
-        return np.array([(p.x, p.y) for p in shape.parts()], np.float32) + 0.5
+        return np.array([(p.x, p.y) for p in self.predictor(pixels, face).parts()], np.float32) + 0.5
 
 
 def _first_line(error: BaseException) -> str:
