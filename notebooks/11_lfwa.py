@@ -166,3 +166,22 @@ else:
     display(real[["run", "model", "split", "train_images", "epochs", "images", "accuracy", "mA",
                   "code_version"]].round(2))
     display(results.mask_scores(f"{committed}/**/mask_f1*.json").round(3))
+
+# %% [markdown]
+# ## Does alignment matter? A CelebA model on LFW frames
+#
+# LFW frames show the face smaller and off CelebA's geometry, with background
+# around it. `make results-align` scores a committed CelebA-subset run (no
+# fine-tuning) on the subset's LFW frames twice: each frame as it is
+# (`--align none`), and with its central face found by dlib and warped into
+# CelebA's aligned frame (`--align auto`, what `mgmtn predict` does by
+# default). The operating point is the run's own, chosen on CelebA's
+# selection split; the majority row answers each attribute's majority class
+# of these very images.
+
+# %%
+aligned = results.alignment_effects()
+if aligned.empty:
+    print(f"no committed alignment measurement under {results.RESULTS / 'align-lfwa-subset'}")
+else:
+    display(aligned)

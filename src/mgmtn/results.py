@@ -35,6 +35,23 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
     return pd.DataFrame(rows)
 
 
+def alignment_effects(pattern: str = "align-lfwa-subset/*.json", root: Path = RESULTS) -> pd.DataFrame:
+    """``mgmtn align-effect`` records as one table in %: a row per run and mode, then the majority answer."""
+    rows = []
+    for path in sorted(root.glob(pattern)):
+        result = json.loads(path.read_text())
+        for mode, scores in result["modes"].items():
+            chosen = scores.get("at_run_operating_point", {})
+            rows.append({"run": path.stem, "align": mode, "acc @0.5": 100 * scores["accuracy"],
+                         "mA @0.5": 100 * scores["mA"], "acc (run's point)": 100 * chosen.get("accuracy", float("nan")),
+                         "mA (run's point)": 100 * chosen.get("mA", float("nan")),
+                         "no face": scores["faces_missed"], "ms/image": scores["align_ms_per_image"],
+                         "images": result["images"]})
+        rows.append({"run": path.stem, "align": "majority class", "acc @0.5": 100 * result["majority"]["accuracy"],
+                     "mA @0.5": 100 * result["majority"]["mA"], "images": result["images"]})
+    return pd.DataFrame(rows).round(2)
+
+
 def majority(data_root: str | Path, split: str = "val") -> dict | None:
     """Accuracy and mA (in %) of the majority-class answer on ``split`` of a folder; None where it is absent.
 
