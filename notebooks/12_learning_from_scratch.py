@@ -104,16 +104,11 @@ else:
 # ### Does MGMTN beat the baseline by more than the seed spread?
 
 # %%
-if not final.empty and final.model.nunique() == 2 and (final.groupby("model").size() > 1).all():
-    grouped = final.groupby("model")[["tuned_accuracy", "tuned_mA"]]
-    spread = (grouped.max() - grouped.min()).max()
-    gain = grouped.mean().loc["mgmtn"] - grouped.mean().loc["global"]
-    for metric in ("tuned_accuracy", "tuned_mA"):
-        verdict = "beyond" if abs(gain[metric]) > spread[metric] else "within"
-        print(f"{metric}: MGMTN - global = {gain[metric]:+.2f} points, {verdict} the largest seed spread "
-              f"({spread[metric]:.2f})")
-else:
+gain = None if final.empty else results.seed_gain(final, "mgmtn", "global", ["tuned_accuracy", "tuned_mA"])
+if gain is None:
     print("both models with two seeds are needed for this comparison")
+else:
+    display(gain.round(2))
 
 # %% [markdown]
 # ## Run it yourself

@@ -31,6 +31,7 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
                      "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
                      "tuned_accuracy": result.get("tuned_on_select", {}).get("accuracy"),
                      "tuned_mA": result.get("tuned_on_select", {}).get("mA"),
+                     "rule": result.get("tuned_on_select", {}).get("rule"),
                      "code_version": result["code_version"], "hardware": result["hardware"]["platform"]})
     return pd.DataFrame(rows)
 
@@ -50,6 +51,21 @@ def alignment_effects(pattern: str = "align-lfwa-subset/*.json", root: Path = RE
         rows.append({"run": path.stem, "align": "majority class", "acc @0.5": 100 * result["majority"]["accuracy"],
                      "mA @0.5": 100 * result["majority"]["mA"], "images": result["images"]})
     return pd.DataFrame(rows).round(2)
+
+
+def seed_gain(frame: pd.DataFrame, model: str, baseline: str, metrics: list[str]) -> pd.DataFrame | None:
+    """``model`` minus ``baseline`` in the seed means of each metric, beside the largest seed range of the two.
+
+    None unless both have at least two seeds in ``frame`` (one row per run).
+    A gain counts only where it exceeds that range.
+    """
+    runs = frame[frame["model"].isin([model, baseline])]
+    if runs.groupby("model").size().reindex([model, baseline]).fillna(0).min() < 2:
+        return None
+    grouped = runs.groupby("model")[metrics]
+    spread = (grouped.max() - grouped.min()).max()
+    gain = grouped.mean().loc[model] - grouped.mean().loc[baseline]
+    return pd.DataFrame({"gain": gain, "seed range": spread, "beyond the range": gain.abs() > spread})
 
 
 def majority(data_root: str | Path, split: str = "val") -> dict | None:
