@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from mgmtn.ablations import STUDIES, Run, by_setting, noise_level, run_study, study_runs, study_table, versus
@@ -32,6 +34,11 @@ def test_run_study_trains_scores_and_skips_finished_runs(tmp_path):
     summary = by_setting(table, "model")
     assert summary.loc["global", "seeds"] == 2
     assert summary.loc["global", "accuracy spread"] == pytest.approx(table.accuracy.max() - table.accuracy.min())
+    with pytest.raises(MgmtnError, match="no finished stage-1 global run"):
+        run_study([Run("ag", seed=2)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
+    run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
+    config = json.loads((tmp_path / "staged" / "ag-seed1" / "config.json").read_text())
+    assert config["backbone_from"] == str((tmp_path / "runs" / "global-seed1").resolve())
 
 
 def test_differences_are_judged_against_the_seed_spread():

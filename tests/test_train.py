@@ -213,3 +213,15 @@ def test_kill_9_mid_epoch_then_resume_is_bit_identical(faces, tmp_path):
     subprocess.run(command(tmp_path / "cut", "--resume"), check=True, capture_output=True, env=env, timeout=300)
     whole, resumed = (load_checkpoint(tmp_path / run / "last.pt")["model"] for run in ("whole", "cut"))
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_every_variant_can_start_from_one_global_backbone(faces, unet_run, tmp_path):
+    source = train(faces, tmp_path / "global", "global", **{**FAST, "epochs": 1})
+    run = train(faces, tmp_path / "mgmtn", "mgmtn", unet=unet_run, backbone_from=source, **{**FAST, "epochs": 1,
+                                                                                            "lr": 0.0})
+    assert json.loads((run / "config.json").read_text())["backbone_from"] == str(source.resolve())
+    start, after = (load_checkpoint(r / "best.pt")["model"] for r in (source, run))
+    weights = [k for k in start if k.startswith("backbone.") and "running_" not in k and "num_batches" not in k]
+    assert weights and all(torch.equal(start[k], after[k]) for k in weights)  # at lr 0 the start is what is left
+    with pytest.raises(MgmtnError, match="not both"):
+        train(faces, tmp_path / "both", "mgmtn", unet=unet_run, init=source, backbone_from=source, **FAST)

@@ -60,11 +60,14 @@ def study_runs(names: list[str] | tuple[str, ...]) -> list[Run]:
 
 
 def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path | None, device: str = "cpu",
-              split: str = "val", **overrides) -> dict[Run, Path]:
+              split: str = "val", stage1: Path | None = None, **overrides) -> dict[Run, Path]:
     """Train (or resume) and score each run into ``root/<run.name>``; finished runs are skipped.
 
     The profile's ``ablation`` overrides (a reduced scale for many runs) apply
-    unless ``overrides`` sets the same option.
+    unless ``overrides`` sets the same option. ``stage1``: a folder of
+    finished ``global-seed<s>`` runs; each run then starts its backbone from
+    the one of its seed (the paper's stage 1), so the rows of a table share
+    their start.
     """
     from mgmtn.evaluate import evaluate
     from mgmtn.train import train
@@ -72,13 +75,18 @@ def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path 
     overrides = {**get_profile(profile).ablation, **{k: v for k, v in overrides.items() if v is not None}}
     if unet is None and any(run.model in MASK_MODELS for run in runs):
         raise MgmtnError("these runs include mask-guided models: pass a trained UNet (--unet RUN)")
+    starts = {run.seed: Path(stage1) / f"global-seed{run.seed}" for run in runs} if stage1 else {}
+    absent = [str(start) for start in starts.values() if not (start / "best.pt").exists()]
+    if absent:
+        raise MgmtnError(f"{absent[0]}: no finished stage-1 global run for this seed (make results-cpu trains it)")
     folders = {}
     for run in tqdm(runs, desc="ablation runs", unit="run"):
         out = Path(root) / run.name
         if not (out / f"eval_{split}.json").exists():
             if not (out / "train.json").exists():
                 train(data, out, run.model, profile=profile, unet=unet, device=device, seed=run.seed,
-                      resume=(out / "last.pt").exists(), mask_scale=run.mask_scale, **overrides)
+                      resume=(out / "last.pt").exists(), mask_scale=run.mask_scale,
+                      backbone_from=starts.get(run.seed), **overrides)
             evaluate(out, data, split=split, device=device)
         folders[run] = out
     return folders

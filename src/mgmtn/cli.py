@@ -53,6 +53,7 @@ def _train(args) -> None:
                 resume=args.resume, stop_after=args.stop_after, epochs=args.epochs, backbone=args.backbone,
                 image_size=args.image_size, train_limit=args.limit, select_images=args.select_images, loss=args.loss,
                 weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None,
+                backbone_from=Path(args.backbone_from) if args.backbone_from else None,
                 pretrained=False if args.random_init else None, batch_size=args.batch_size, workers=args.workers)
     print(f"run: {out}")
 
@@ -64,6 +65,7 @@ def _ablate(args) -> None:
     runs = study_runs(args.study or ["components", "mask-scale", "fusion"])
     run_study(runs, resolve_data(args.data, args.profile), Path(args.out), args.profile,
               Path(args.unet) if args.unet else None, device=args.device, epochs=args.epochs,
+              stage1=Path(args.stage1) if args.stage1 else None,
               train_limit=args.limit, select_images=args.select_images)
     print(study_table(runs, Path(args.out)).round(2).to_string(index=False))
 
@@ -252,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--select-images", type=int, default=None,
                        help="size of the selection split carved from train (default: profile)")
     train.add_argument("--init", default=None, help="start from the best weights of this finished run (fine-tuning)")
+    train.add_argument("--backbone-from", default=None,
+                       help="start the backbone from this finished run's (any model on the same backbone)")
     train.add_argument("--random-init", action="store_true", help="random backbone weights, even in the paper profile")
     train.add_argument("--batch-size", type=int, default=None, help="(default: profile)")
     train.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: profile)")
@@ -263,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--study", action="append", choices=["components", "mask-scale", "fusion", "comparison"],
                         help="repeat for several (default: components, mask-scale, fusion)")
     ablate.add_argument("--unet", default=None, help="train-unet run folder")
+    ablate.add_argument("--stage1", default=None,
+                        help="folder of finished global-seed<s> runs: each run starts its backbone from its seed's")
     ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
     ablate.add_argument("--epochs", type=int, default=None, help="(default: profile)")
     ablate.add_argument("--limit", type=int, default=None, help="use only the first N training images")

@@ -155,14 +155,35 @@ def _load_init(model: torch.nn.Module, init: Path, config: dict) -> None:
         raise MgmtnError(f"{init}/best.pt lacks {len(missing)} of this model's tensors (first: {missing[0]})")
 
 
+def _load_backbone(model: torch.nn.Module, source: Path, config: dict) -> None:
+    """Start the backbone from the best weights of another run on the same backbone (any model).
+
+    The paper's stage 1 (Sec. 4.2): every variant of a study starts from one
+    trained global branch, so that its rows differ only in what they add.
+    """
+    state = load_checkpoint(source / "best.pt")
+    backbone = state["meta"]["config"]["train"]["backbone"]
+    if backbone != config["train"]["backbone"] or not hasattr(model, "backbone"):
+        raise MgmtnError(f"{source}: a run on {backbone} cannot start the backbone of a {config['model']} run "
+                         f"on {config['train']['backbone']}")
+    weights = {k.removeprefix("backbone."): v for k, v in state["model"].items() if k.startswith("backbone.")}
+    missing = model.backbone.load_state_dict(weights, strict=False).missing_keys
+    if missing:
+        raise MgmtnError(f"{source}/best.pt lacks {len(missing)} backbone tensors (first: {missing[0]})")
+
+
 def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: Path | None = None,
           device: str = "cpu", seed: int = 0, resume: bool = False, stop_after: int | None = None,
-          init: Path | None = None, **overrides) -> Path:
+          init: Path | None = None, backbone_from: Path | None = None, **overrides) -> Path:
     """Train ``model_name`` on ``data`` into the run folder ``out``; returns ``out``.
 
     ``init``: a finished run of the same model whose best weights start this
-    one (fine-tuning, e.g. a CelebA-trained model on LFWA); its folder is recorded.
+    one (fine-tuning, e.g. a CelebA-trained model on LFWA). ``backbone_from``:
+    a finished run of any model on the same backbone whose backbone starts
+    this one (the ablations' shared stage 1). Both folders are recorded.
     """
+    if init and backbone_from:
+        raise MgmtnError("give either --init (the whole model) or --backbone-from (its backbone), not both")
     if model_name not in MODEL_NAMES:
         raise MgmtnError(f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}")
     if model_name in MASK_MODELS and unet is None:
@@ -194,7 +215,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
               "unet": unet_info, "data": index.describe(),
               "split": {"train": len(train_index), "select": len(select_index),
                         "select_identity_disjoint": index.identities is not None},
-              "init": str(Path(init).resolve()) if init else None}
+              "init": str(Path(init).resolve()) if init else None,
+              "backbone_from": str(Path(backbone_from).resolve()) if backbone_from else None}
     if annotator:
         config["annotator"] = annotator  # whose keypoints gave the landmark targets
     out = Path(out)
@@ -207,6 +229,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
         _load_init(model, Path(init), config)
     elif cfg.bias_init and isinstance(model, MGMTN):
         model.init_bias(prior)
+    if backbone_from and not resume:
+        _load_backbone(model, Path(backbone_from), config)
     if is_main() and not resume:
         write_json(out / "config.json", config)
     if cfg.stage_epochs and isinstance(model, MGMTN) and model_name != "global":
