@@ -99,16 +99,42 @@ masks.round(3)
 
 # %%
 def scores(pattern: str) -> str:
+    """Seed means of the runs matching ``pattern``, at 0.5 and at the operating point chosen on selection."""
     found = results.evaluations(pattern)
     if found.empty:
         return "not run yet"
-    row = found.iloc[0]
-    text = f"{100 * row.accuracy:.2f}% accuracy / {100 * row.mA:.2f}% mA at threshold 0.5"
-    if pd.notna(row.tuned_accuracy):
-        text += (f", {100 * row.tuned_accuracy:.2f}% / {100 * row.tuned_mA:.2f}% with thresholds chosen on the "
-                 "selection split")
+    mean, row = found.mean(numeric_only=True), found.iloc[0]
+    text = f"{100 * mean.accuracy:.2f}% accuracy / {100 * mean.mA:.2f}% mA at threshold 0.5"
+    if pd.notna(mean.tuned_accuracy):
+        text += (f", {100 * mean.tuned_accuracy:.2f}% / {100 * mean.tuned_mA:.2f}% at the operating point chosen "
+                 "on the selection split")
+    seeds = f"mean of {len(found)} seeds" if len(found) > 1 else f"seed {row.seed}"
     return (f"{text} ({row.backbone}, {row.image_size} px, {row.train_images} training images, {row.epochs} "
-            f"epochs, seed {row.seed}, {row.split} split)")
+            f"epochs, {seeds}, {row.split} split)")
+
+
+def seed_gain_text(pattern: str) -> str:
+    gain = results.seed_gain(results.evaluations(pattern), "mgmtn", "global", ["tuned_accuracy", "tuned_mA"])
+    if gain is None:
+        return "needs two seeds of each model"
+    g = 100 * gain
+    verdict = "beyond" if gain["beyond the range"].all() else "not beyond" if not gain["beyond the range"].any() \
+        else "partly beyond"
+    return (f"{g.loc['tuned_accuracy', 'gain']:+.2f} accuracy / {g.loc['tuned_mA', 'gain']:+.2f} mA points over "
+            f"the baseline ({verdict} the seed range of {g.loc['tuned_accuracy', 'seed range']:.2f} / "
+            f"{g.loc['tuned_mA', 'seed range']:.2f})")
+
+
+def alignment_text() -> str:
+    table = results.alignment_effects()
+    if table.empty:
+        return "not run yet"
+    rows = table[table.run == table.run.iloc[0]].set_index("align")
+    return (f"{rows.loc['none', 'acc @0.5']:.2f}% accuracy / {rows.loc['none', 'mA @0.5']:.2f}% mA as the frames are, "
+            f"{rows.loc['auto', 'acc @0.5']:.2f}% / {rows.loc['auto', 'mA @0.5']:.2f}% aligned "
+            f"(majority class {rows.loc['majority class', 'acc @0.5']:.2f}% / "
+            f"{rows.loc['majority class', 'mA @0.5']:.2f}%; {table.run.iloc[0]}, "
+            f"threshold 0.5)")
 
 
 def gain(study: str, model: str, reference: str = "global") -> str:
@@ -123,8 +149,10 @@ def gain(study: str, model: str, reference: str = "global") -> str:
 
 
 status = {
-    "celeba_global": scores("cpu-celeba-subset/global-seed0/eval_val.json"),
-    "celeba_mgmtn": scores("cpu-celeba-subset/mgmtn-seed0/eval_val.json"),
+    "celeba_global": scores("cpu-celeba-subset/global-seed*/eval_val.json"),
+    "celeba_mgmtn": scores("cpu-celeba-subset/mgmtn-seed*/eval_val.json"),
+    "celeba_mgmtn_gain": seed_gain_text("cpu-celeba-subset/*-seed*/eval_val.json"),
+    "lfwa_alignment": alignment_text(),
     "unet_f1": (f"{masks.loc[masks.run == 'cpu-celeba-subset/unet-dlib', 'mean_f1'].iloc[0]:.2f}% mean F1"
                 if (masks.run == "cpu-celeba-subset/unet-dlib").any() else "not run yet"),
     "ablation_mgmtn": gain("components", "mgmtn"),
