@@ -223,7 +223,7 @@ def test_pretrained_offline_fails_fast_with_one_clear_line(monkeypatch, tmp_path
     start = time.perf_counter()
     with pytest.raises(MgmtnError) as err:
         create_backbone("resnet18", pretrained=True)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0  # no network retries (each waits seconds); loose for a loaded machine
     message = str(err.value)
     assert "\n" not in message
     assert "resnet18" in message and "offline" in message
