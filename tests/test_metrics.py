@@ -48,5 +48,6 @@ def test_threshold_rule_is_chosen_on_held_out_folds():
     targets = (rng.random((400, 40)) < 0.2).astype(np.uint8)
     # Scores that separate the classes around 0.3: the tuned rule must find that and beat the midpoint rule.
     probs = np.clip(0.3 + np.where(targets, 0.1, -0.1) + rng.normal(0, 0.03, targets.shape), 0, 1)
-    rule, thresholds, scores = select_thresholds(targets, probs, np.full(40, 0.9))
-    assert rule == "tuned" and scores["tuned"] > scores["midpoint"] and np.all(np.abs(thresholds - 0.3) < 0.1)
+    rule, rules, scores = select_thresholds(targets, probs, np.full(40, 0.9))
+    assert rule == "tuned" and scores["tuned"] > scores["midpoint"] and np.all(np.abs(rules["tuned"] - 0.3) < 0.1)
+    np.testing.assert_allclose(rules["midpoint"], 0.7)

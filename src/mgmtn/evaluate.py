@@ -36,7 +36,8 @@ def _probs(model, index, transform, images, batch_size: int, device: str):
     return predict_probs(model, loader, device)
 
 
-def select_thresholds(targets: np.ndarray, probs: np.ndarray, prior: np.ndarray) -> tuple[str, np.ndarray, dict]:
+def select_thresholds(targets: np.ndarray, probs: np.ndarray,
+                      prior: np.ndarray) -> tuple[str, dict[str, np.ndarray], dict]:
     """Per-attribute thresholds by the rule that scores best on the selection split (mean of accuracy and mA).
 
     Two rules compete: thresholds tuned on the selection split ('tuned', the
@@ -44,8 +45,8 @@ def select_thresholds(targets: np.ndarray, probs: np.ndarray, prior: np.ndarray)
     between 0.5 and each attribute's positive rate in training ('midpoint',
     which looks at no scores). The tuned rule is scored by two-fold
     cross-validation within the split, so that it is not judged on the images
-    it was tuned on. Returns the winner's name, its thresholds (tuned on the
-    whole split) and each rule's selection scores.
+    it was tuned on. Returns the winner's name, each rule's thresholds (the
+    tuned ones tuned on the whole split) and each rule's selection scores.
     """
     def score(t, p, thresholds):
         summary = metrics.summary(t, p, thresholds)
@@ -57,8 +58,7 @@ def select_thresholds(targets: np.ndarray, probs: np.ndarray, prior: np.ndarray)
                      for fold in (folds, ~folds)])
     rules = {"tuned": metrics.tune_thresholds(targets, probs, metric="mean"), "midpoint": (0.5 + prior) / 2}
     scores = {"tuned": float(tuned), "midpoint": score(targets, probs, rules["midpoint"])}
-    best = max(scores, key=scores.get)
-    return best, rules[best], scores
+    return max(scores, key=scores.get), rules, scores
 
 
 def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None, device: str = "cpu",
@@ -89,11 +89,15 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
         rest, select = carve_selection(train_part, cfg.select_images)
         select_targets, select_probs = _probs(model, select, transform, images, batch_size, device)
         prior = rest.labels.mean(0)
-        rule, thresholds, on_select = select_thresholds(select_targets, select_probs, prior)
+        rule, rules, on_select = select_thresholds(select_targets, select_probs, prior)
+        thresholds = rules[rule]
         scores |= {"select_ids": np.asarray(select.ids), "select_probs": select_probs.astype(np.float16),
                    "train_prior": prior}
+        # Every rule's score on the reported split is kept for reading, the chosen one is the one reported.
         result["tuned_on_select"] = {**metrics.summary(targets, probs, thresholds), "rule": rule,
-                                     "select_images": len(select), "on_select": on_select}
+                                     "select_images": len(select), "on_select": on_select,
+                                     "by_rule": {name: metrics.summary(targets, probs, values)
+                                                 for name, values in rules.items()}}
         result["thresholds"] = dict(zip(ATTRIBUTES, thresholds.tolist()))
         table["tuned_threshold"] = thresholds
         tuned = metrics.per_attribute(targets, probs, thresholds)

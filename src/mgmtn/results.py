@@ -23,15 +23,16 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
     for path in sorted(root.glob(pattern)):
         result = json.loads(path.read_text())
         config = result["config"]
+        chosen = result.get("tuned_on_select", {})
+        midpoint = chosen.get("by_rule", {}).get("midpoint", {})
         rows.append({"run": str(path.parent.relative_to(root)), "model": config["model"],
                      "backbone": config["train"]["backbone"], "image_size": config["train"]["image_size"],
                      "epochs": config["train"]["epochs"], "seed": config["seed"],
                      "train_images": trained_images(config),
                      "data": Path(config["data"]["root"]).name, "split": result["split"],
                      "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
-                     "tuned_accuracy": result.get("tuned_on_select", {}).get("accuracy"),
-                     "tuned_mA": result.get("tuned_on_select", {}).get("mA"),
-                     "rule": result.get("tuned_on_select", {}).get("rule"),
+                     "tuned_accuracy": chosen.get("accuracy"), "tuned_mA": chosen.get("mA"), "rule": chosen.get("rule"),
+                     "midpoint_accuracy": midpoint.get("accuracy"), "midpoint_mA": midpoint.get("mA"),
                      "code_version": result["code_version"], "hardware": result["hardware"]["platform"]})
     return pd.DataFrame(rows)
 
