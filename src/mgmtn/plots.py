@@ -47,7 +47,7 @@ def mask_overlay(image, masks: np.ndarray, threshold: float = 0.5):
     """The image with each of the eight group masks (probabilities at any size) overlaid, one panel per group."""
     from PIL import Image
 
-    fig, axes = plt.subplots(2, 4, figsize=(10, 6.2))
+    fig, axes = plt.subplots(2, 4, figsize=(10, 0.6 + 5 * image.height / image.width))  # panels keep the aspect
     picture = np.asarray(image)
     for ax, group, mask in zip(axes.flat, GROUP_NAMES, masks):
         resized = np.asarray(Image.fromarray((mask >= threshold).astype(np.uint8) * 255).resize(image.size)) > 0
