@@ -127,16 +127,11 @@ committed = results.evaluations("cpu-celeba-subset/*-seed*/eval_val.json")
 if committed.empty:
     print("no committed runs yet")
 else:
-    minutes = [results.training_time(results.RESULTS / run) for run in committed["run"]]
-    committed["train_minutes"] = [round(m / 60, 1) if m is not None else None for m in minutes]
-    for column in ("accuracy", "mA", "tuned_accuracy", "tuned_mA", "midpoint_accuracy", "midpoint_mA"):
-        committed[column] = 100 * committed[column].astype(float)
     celeba = shared_data("celeba-subset")
     if celeba is not None:
         floor = results.majority(celeba)
         print(f"majority class on val: {floor['accuracy']:.2f}% accuracy, {floor['mA']:.2f}% mA")
-    display(committed[["model", "seed", "epochs", "train_images", "accuracy", "mA", "tuned_accuracy", "tuned_mA",
-                       "rule", "midpoint_accuracy", "midpoint_mA", "train_minutes", "code_version"]].round(2))
+    display(results.operating_points(committed))
     gain = results.seed_gain(committed, "mgmtn", "global", ["accuracy", "mA", "tuned_accuracy", "tuned_mA"])
     print("MGMTN minus global, seed means (points):" if gain is not None else "MGMTN vs global needs two seeds each")
     if gain is not None:

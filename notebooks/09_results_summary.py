@@ -117,12 +117,11 @@ def seed_gain_text(pattern: str) -> str:
     gain = results.seed_gain(results.evaluations(pattern), "mgmtn", "global", ["tuned_accuracy", "tuned_mA"])
     if gain is None:
         return "needs two seeds of each model"
-    g = 100 * gain
-    verdict = "beyond" if gain["beyond the range"].all() else "not beyond" if not gain["beyond the range"].any() \
-        else "partly beyond"
-    return (f"{g.loc['tuned_accuracy', 'gain']:+.2f} accuracy / {g.loc['tuned_mA', 'gain']:+.2f} mA points over "
-            f"the baseline ({verdict} the seed range of {g.loc['tuned_accuracy', 'seed range']:.2f} / "
-            f"{g.loc['tuned_mA', 'seed range']:.2f})")
+    beyond = gain["beyond the range"]
+    verdict = "beyond" if beyond.all() else "partly beyond" if beyond.any() else "not beyond"
+    return (f"{gain.loc['tuned_accuracy', 'gain']:+.2f} accuracy / {gain.loc['tuned_mA', 'gain']:+.2f} mA points "
+            f"over the baseline ({verdict} the seed range of {gain.loc['tuned_accuracy', 'seed range']:.2f} / "
+            f"{gain.loc['tuned_mA', 'seed range']:.2f})")
 
 
 def alignment_text() -> str:

@@ -95,12 +95,7 @@ final = results.evaluations("cpu-celeba-subset/*-seed*/eval_val.json")
 if final.empty:
     print("no full-scale runs committed yet (make results-cpu)")
 else:
-    for column in ("accuracy", "mA", "tuned_accuracy", "tuned_mA", "midpoint_accuracy", "midpoint_mA"):
-        final[column] = 100 * final[column].astype(float)
-    final["minutes"] = [round(results.training_time(results.RESULTS / run) / 60, 1) for run in final["run"]]
-    shown = final[["model", "seed", "epochs", "train_images", "accuracy", "mA", "tuned_accuracy", "tuned_mA",
-                   "rule", "midpoint_accuracy", "midpoint_mA", "minutes"]]
-    display(shown.round(2).set_index(["model", "seed"]))
+    display(results.operating_points(final))
 
 # %% [markdown]
 # ### Does MGMTN beat the baseline by more than the seed spread?

@@ -37,6 +37,27 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
     return pd.DataFrame(rows)
 
 
+# How ``operating_points`` groups the scores of an evaluation: (operating point, measure).
+POINT_COLUMNS = {"accuracy": ("threshold 0.5", "acc"), "mA": ("threshold 0.5", "mA"),
+                 "tuned_accuracy": ("chosen on selection", "acc"), "tuned_mA": ("chosen on selection", "mA"),
+                 "rule": ("chosen on selection", "rule"),
+                 "midpoint_accuracy": ("midpoint rule", "acc"), "midpoint_mA": ("midpoint rule", "mA")}
+
+
+def operating_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """``evaluations`` as one compact table: a row per model and seed, accuracy and mA in % at each
+    operating point (0.5; the one chosen on the selection split, with its rule; the midpoint rule), then the
+    run's epochs, training images and training minutes."""
+    runs = frame.set_index(["model", "seed"])
+    table = pd.DataFrame({key: runs[column] if column == "rule" else 100 * runs[column].astype(float)
+                          for column, key in POINT_COLUMNS.items()})
+    minutes = [training_time(RESULTS / run) for run in runs["run"]]
+    table[("run", "epochs")], table[("run", "images")] = runs["epochs"], runs["train_images"]
+    table[("run", "minutes")] = [round(m / 60, 1) if m is not None else None for m in minutes]
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table.round(2)
+
+
 def alignment_effects(pattern: str = "align-lfwa-subset/*.json", root: Path = RESULTS) -> pd.DataFrame:
     """``mgmtn align-effect`` records as one table in %: a row per run and mode, then the majority answer."""
     rows = []
@@ -55,7 +76,8 @@ def alignment_effects(pattern: str = "align-lfwa-subset/*.json", root: Path = RE
 
 
 def seed_gain(frame: pd.DataFrame, model: str, baseline: str, metrics: list[str]) -> pd.DataFrame | None:
-    """``model`` minus ``baseline`` in the seed means of each metric, beside the largest seed range of the two.
+    """``model`` minus ``baseline`` in the seed means of each metric, beside the largest seed range of the two,
+    in percentage points of ``frame``'s scores (fractions, as ``evaluations`` gives them).
 
     None unless both have at least two seeds in ``frame`` (one row per run).
     A gain counts only where it exceeds that range.
@@ -64,8 +86,8 @@ def seed_gain(frame: pd.DataFrame, model: str, baseline: str, metrics: list[str]
     if runs.groupby("model").size().reindex([model, baseline]).fillna(0).min() < 2:
         return None
     grouped = runs.groupby("model")[metrics]
-    spread = (grouped.max() - grouped.min()).max()
-    gain = grouped.mean().loc[model] - grouped.mean().loc[baseline]
+    spread = 100 * (grouped.max() - grouped.min()).max()
+    gain = 100 * (grouped.mean().loc[model] - grouped.mean().loc[baseline])
     return pd.DataFrame({"gain": gain, "seed range": spread, "beyond the range": gain.abs() > spread})
 
 
