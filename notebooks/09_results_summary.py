@@ -103,7 +103,8 @@ def scores(pattern: str) -> str:
     found = results.evaluations(pattern)
     if found.empty:
         return "not run yet"
-    mean, row = found.mean(numeric_only=True), found.iloc[0]
+    mean = found[["accuracy", "mA", "tuned_accuracy", "tuned_mA"]].astype(float).mean()  # NaN where none was tuned
+    row = found.iloc[0]
     text = f"{100 * mean.accuracy:.2f}% accuracy / {100 * mean.mA:.2f}% mA at threshold 0.5"
     if pd.notna(mean.tuned_accuracy):
         text += (f", {100 * mean.tuned_accuracy:.2f}% / {100 * mean.tuned_mA:.2f}% at the operating point chosen "
