@@ -17,7 +17,7 @@ from PIL import Image
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.cli import main
 from mgmtn.config import TrainConfig, ensure_synthetic
-from mgmtn.engine import load_checkpoint, save_checkpoint
+from mgmtn.engine import check_run_folder, load_checkpoint, save_checkpoint
 from mgmtn.errors import MgmtnError
 from mgmtn.data.celeba import load_image
 from mgmtn.evaluate import evaluate, predict
@@ -72,6 +72,8 @@ def test_evaluate_and_predict_on_a_run(faces, mask_run, tmp_path):
     assert len(pd.read_csv(tmp_path / "eval_test.csv")) == 40 and result["mA"] == saved["mA"]
     scores = np.load(tmp_path / "eval_test.probs.npz")
     assert scores["probs"].shape == (result["images"], 40) and len(scores["select_ids"]) == len(scores["select_probs"])
+    evaluate(mask_run, faces, split="val")
+    check_run_folder(mask_run)  # what evaluate writes into a run folder belongs there: the run still resumes
     image = next((faces / "img_align_celeba").iterdir())
     twin = tmp_path / "other" / image.name  # the same file name in another folder gets its own overlay
     twin.parent.mkdir()

@@ -125,7 +125,7 @@ def load_checkpoint(path: Path) -> dict:
 
 
 RUN_FILES = ("config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "unet.pt", "mask_f1*.json",
-             "eval_*.json", "eval_*.csv", "positions*.json", "stage*", ".*.tmp")
+             "eval_*.json", "eval_*.csv", "eval_*.probs.npz", "positions*.json", "stage*", ".*.tmp")
 
 
 def check_run_folder(out: Path) -> None:
