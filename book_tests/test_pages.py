@@ -3,7 +3,8 @@
 Run after ``make book``: ``python -m pytest -q book_tests``. For every HTML
 page of ``_build/html``: MathJax has typeset every formula (no TeX delimiter
 is left in the text), every image has loaded, nothing was logged as an error,
-and every link into the book reaches a file. The search page finds "mask".
+every link into the book reaches a file, and no table or code block is wider
+than the page at 1400 px. The search page finds "mask".
 ``BOOK_HTML`` points elsewhere; ``CHROMIUM`` names the browser binary.
 """
 
@@ -78,6 +79,12 @@ def test_page_displays_completely_offline(browser, path):
     broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
                            ".map(i => i.getAttribute('src'))")
     links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    # At the book's width no table or code block is cut or scrolls sideways: it fits its own box and the column.
+    wide = page.evaluate("""() => { const main = document.querySelector('main') || document.body;
+        const edge = main.getBoundingClientRect().right + 1;
+        return [...main.querySelectorAll('table, pre')]
+            .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > edge)
+            .map(e => `${e.tagName} ${e.scrollWidth}px in ${e.clientWidth}px: ${e.innerText.slice(0, 60)}`); }""")
     page.close()
     own = [urlparse(link) for link in links if link.startswith(browser.site)]
     missing = sorted({url.path for url in own if not (HTML / unquote(url.path).lstrip("/")).exists()})
@@ -85,6 +92,7 @@ def test_page_displays_completely_offline(browser, path):
     assert not broken, f"images that did not load: {broken}"
     assert not errors, f"errors logged: {errors}"
     assert not missing, f"links to missing files: {missing}"
+    assert not wide, f"wider than the page at {WIDTH} px: {wide}"
 
 
 def test_the_front_page_leads_into_the_book(browser):

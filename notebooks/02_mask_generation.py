@@ -94,5 +94,5 @@ else:
         points = dlib(i)
         found = points is not None
         boxes = group_boxes(points if found else aligned_fallback(face.size), face.size)
-        fig = plots.keypoints_to_masks(face, points, boxes, render_masks(boxes_to_quads(boxes), face.size))
-        fig.suptitle(f"{real.ids[i]}: {'dlib keypoints' if found else 'no face found, aligned fallback'}")
+        plots.keypoints_to_masks(face, points, boxes, render_masks(boxes_to_quads(boxes), face.size),
+                                 f"{real.ids[i]}: {'dlib keypoints' if found else 'no face found, aligned fallback'}")

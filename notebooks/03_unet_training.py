@@ -42,13 +42,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from myst_nb import glue
+from PIL import Image
 
 from mgmtn import plots, results
 from mgmtn.attributes import GROUP_NAMES
-from mgmtn.config import resolve_data, run_dir
+from mgmtn.config import resolve_data, run_dir, shared_data
 from mgmtn.data.celeba import load_image, read_index
 from mgmtn.data.transforms import EvalTransform
-from mgmtn.masks import load_boxes
+from mgmtn.masks import aligned_fallback, default_annotator, get_annotator, group_boxes, load_boxes
 from mgmtn.paper import MASK_MEAN_F1
 from mgmtn.train_unet import load_unet, train_unet
 
@@ -156,3 +158,29 @@ if committed.exists():
     display(real.style.format("{:.3f}", na_rep=""))
 else:
     print("no committed run yet")
+
+# %% [markdown]
+# ## The method at a glance (shown on the book's front page)
+#
+# One validation face, the keypoints and the eight group rectangles drawn from
+# them (left), and the eight masks the UNet predicts from the image alone
+# (right, thresholded at 0.5). The face is a real one of the CelebA subset,
+# guided by the committed real-data UNet, where both are on this machine;
+# otherwise it comes from this page's data and UNet.
+
+# %% tags=["hide-input"]
+real_unet = results.RESULTS / "cpu-celeba-subset" / "unet-dlib"
+celeba = shared_data("celeba-subset")
+on_real = celeba is not None and (real_unet / "unet.pt").exists()
+front = read_index(celeba if on_real else data, split="val", limit=1)
+face = load_image(front.image_path(0))
+keypoints = get_annotator("dlib" if on_real else default_annotator(front), index=front)(0)
+guide = load_unet(real_unet if on_real else run)
+with torch.no_grad():
+    predicted = guide(EvalTransform(size=guide.input_size)(face)[0][None]).sigmoid()[0].numpy()
+masks = np.stack([np.asarray(Image.fromarray(np.uint8(255 * (p >= 0.5))).resize(face.size)) > 0 for p in predicted])
+boxes = group_boxes(keypoints if keypoints is not None else aligned_fallback(face.size), face.size)
+where = "CelebA subset, dlib keypoints" if on_real else "this page's data"
+front_face = plots.keypoints_to_masks(face, keypoints, boxes, masks,
+                                      f"{front.ids[0]} ({where}): keypoints and group boxes; the UNet's masks")
+glue("front_face", front_face)

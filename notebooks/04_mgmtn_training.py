@@ -18,8 +18,9 @@
 # %% [markdown]
 # # Training MGMTN beside the global baseline
 #
-# Both models share the backbone, the data, the loss (Equalized Focal Loss)
-# and the trainer. The baseline pools the last feature map of the backbone
+# Both models share the backbone, the data, the loss (the profile's:
+# Equalized Focal Loss in `smoke` and `paper`, BCE in `cpu`, see
+# {doc}`12_learning_from_scratch`) and the trainer. The baseline pools the last feature map of the backbone
 # into one vector and predicts the 40 attributes from it (Table 3, first row).
 # MGMTN masks the stride-8 and stride-16 maps with the UNet's group masks,
 # max-pools each group's region, refines it with channel attention and joins
@@ -38,15 +39,70 @@ models = ["global", "mgmtn"]
 # %%
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from mgmtn import plots, results
-from mgmtn.config import ensure_synthetic, get_profile, resolve_data, run_dir
+from mgmtn.config import ensure_synthetic, get_profile, resolve_data, run_dir, shared_data
 from mgmtn.evaluate import evaluate
-from mgmtn.paper import TABLE2
+from mgmtn.paper import table2_ours
 from mgmtn.train import train
 from mgmtn.train_unet import page_unet
 
+# %% [markdown]
+# ## On real faces: the committed runs
+#
+# Made with `make results-cpu` (the `cpu` profile: ResNet18 from scratch at
+# 112 px with the recipe of {doc}`12_learning_from_scratch`, 18,000 training
+# images after the selection split, 6 epochs, two seeds per model) and read
+# from `results/`. They are validation-split numbers of
+# `../shared/data/celeba-subset`, shown beside the majority-class score and
+# beside the plain baseline (`global`, the same ResNet18 without masks); the
+# paper's rows are CelebA test-split numbers with ResNeSt50 and ImageNet
+# weights, labelled as the paper's.
+#
+# Two operating points are shown: threshold 0.5, and the one chosen on the
+# selection split (carved from the training partition): thresholds tuned per
+# attribute, or the midpoint of 0.5 and the training positive rate, whichever
+# scores better there (`rule`). The midpoint rule's scores are shown too,
+# whether it won or not. A gain of MGMTN counts only where it exceeds the
+# range between seeds.
+
+# %% tags=["hide-input"]
+committed = results.evaluations("cpu-celeba-subset/*-seed*/eval_val.json")
+celeba = shared_data("celeba-subset")
+floor = results.majority(celeba) if celeba is not None else None
+if committed.empty:
+    print("no committed runs yet")
+else:
+    if floor is not None:
+        print(f"majority class on val: {floor['accuracy']:.2f}% accuracy, {floor['mA']:.2f}% mA")
+    plots.scores_beside_paper(committed, table2_ours(), floor)
+    plt.show()
+    display(results.operating_points(committed))
+    gain = results.seed_gain(committed, "mgmtn", "global", ["accuracy", "mA", "tuned_accuracy", "tuned_mA"])
+    print("MGMTN minus global, seed means (points):" if gain is not None else "MGMTN vs global needs two seeds each")
+    if gain is not None:
+        display(gain.round(2))
+
+# %% [markdown]
+# Per attribute: the balanced accuracy (mean of the true-positive and
+# true-negative rates, threshold 0.5) of each model, averaged over its seeds.
+# Labels are coloured by attribute group.
+
+# %% tags=["hide-input"]
+if not committed.empty:
+    plots.attribute_scores({model: results.per_attribute(committed, model) for model in ("global", "mgmtn")
+                            if (committed.model == model).any()});
+
+# %% [markdown]
+# ## Run it yourself
+#
+# The cells below train both models in the profile this page was executed
+# with: by default `smoke`, synthetic faces that take minutes on a CPU; set
+# `profile` and `data_root` in the parameters cell for real data.
+
+# %%
 data = resolve_data(data_root, profile)
 out = run_dir(output_dir, "04_mgmtn_training", profile, data)
 unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
@@ -56,28 +112,27 @@ for name in models:
                        resume=(out / name / "last.pt").exists())
 
 # %% [markdown]
-# ## Learning curves (selection split, carved from the training partition)
+# ### Learning curves (selection split, carved from the training partition)
 
 # %% tags=["hide-input"]
 plots.learning_curves({name: pd.read_csv(run / "metrics.csv") for name, run in runs.items()});
 
 # %% [markdown]
-# ## Accuracy and mA on the validation split, beside the paper's Table 2
+# ### Accuracy and mA on the validation split, beside the paper's Table 2
 #
-# The paper's rows are CelebA test-split numbers with ResNeSt50 and ImageNet
-# weights; ours come from the profile this page ran in, and are comparable to
-# them only in the `paper` profile on real CelebA.
+# Ours come from the profile this page ran in, and are comparable to the
+# paper's (CelebA test, ResNeSt50, ImageNet weights) only in the `paper`
+# profile on real CelebA.
 
 # %%
 val_scores = {name: evaluate(run, data, split="val", device=device) for name, run in runs.items()}
 table = pd.DataFrame({name: {"accuracy": r["accuracy"], "mA": r["mA"]} for name, r in val_scores.items()}).T
-table.index = [f"ours: {name} ({profile} profile, val)" for name in table.index]
-rows = TABLE2[TABLE2.backbone.isin(["ResNeSt50", "ResNet50"]) & TABLE2.method.isin(["baseline", "MGMTN"])]
-paper = rows.set_index("paper: " + rows.method + " (" + rows.backbone + ", CelebA test)")
-pd.concat([(table * 100).round(2), paper[["celeba_accuracy", "celeba_mA"]].set_axis(["accuracy", "mA"], axis=1)])
+table = (100 * table).round(2).join(table2_ours().add_prefix("paper "))
+table.index.name = f"{profile} profile, val"
+table
 
 # %% [markdown]
-# ## On faces neither model has seen
+# ### On faces neither model has seen
 #
 # On synthetic data, both models are also scored on a separately generated
 # folder (another seed). Its faces carry the same kinds of background
@@ -100,39 +155,7 @@ if data_root is None:
         assert all(wins.values()), f"MGMTN does not beat the global baseline on unseen synthetic faces: {wins}"
 
 # %% [markdown]
-# ## Per-attribute results of MGMTN
+# ### Per-attribute balanced accuracy of this page's runs
 
 # %% tags=["hide-input"]
-per_attribute = pd.read_csv(runs["mgmtn"] / "eval_val.csv") if "mgmtn" in runs else None
-per_attribute
-
-# %% [markdown]
-# ## Committed runs on the real CelebA subset
-#
-# These runs were made with `make results-cpu` (the `cpu` profile: ResNet18
-# from scratch at 112 px, the recipe of page 12, 18,000 training images after
-# the selection split) and are read from `results/`. They are validation-split
-# numbers, not CelebA test numbers, shown beside the majority-class score and
-# beside the plain baseline (`global`, the same ResNet18 without masks).
-# "tuned" is the operating point chosen on the selection split; `rule` says
-# which rule won there (thresholds tuned per attribute, or the midpoint of
-# 0.5 and the training positive rate); the midpoint rule's scores are shown
-# too, whether it won or not. A gain of MGMTN counts only where it exceeds the
-# range between seeds.
-
-# %% tags=["hide-input"]
-from mgmtn.config import shared_data
-
-committed = results.evaluations("cpu-celeba-subset/*-seed*/eval_val.json")
-if committed.empty:
-    print("no committed runs yet")
-else:
-    celeba = shared_data("celeba-subset")
-    if celeba is not None:
-        floor = results.majority(celeba)
-        print(f"majority class on val: {floor['accuracy']:.2f}% accuracy, {floor['mA']:.2f}% mA")
-    display(results.operating_points(committed))
-    gain = results.seed_gain(committed, "mgmtn", "global", ["accuracy", "mA", "tuned_accuracy", "tuned_mA"])
-    print("MGMTN minus global, seed means (points):" if gain is not None else "MGMTN vs global needs two seeds each")
-    if gain is not None:
-        display(gain.round(2))
+plots.attribute_scores({name: pd.read_csv(run / "eval_val.csv") for name, run in runs.items()});

@@ -42,21 +42,28 @@ from mgmtn.config import resolve_data, run_dir
 from mgmtn.train_unet import page_unet
 
 FIG9 = {"global": "Gl", "aml-gr4": "Gr4", "aml-gr34": "Gr4+Gr3", "mgmtn": "G2FF"}
+
+# %% [markdown]
+# ## On real faces: the committed runs
+#
+# Made with `make results-ablations` (the `cpu` profile at its ablation
+# scale, validation split of `../shared/data/celeba-subset`): each fusion's
+# gain over the global feature alone, with our seed noise shaded.
+
+# %% tags=["hide-input"]
+ablations.present("fusion", results.RESULTS / committed, "model", "global", labels=FIG9);
+
+# %% [markdown]
+# ## Run it yourself
+#
+# The cells below train the four fusions in the profile this page was
+# executed with (by default `smoke`: synthetic faces, minutes on a CPU).
+
+# %%
 data = resolve_data(data_root, profile)
 root = run_dir(output_dir, "ablations", profile, data)
 unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
 ablations.run_study(list(ablations.STUDIES["fusion"]), data, root, profile, unet_run, device=device);
 
-# %% [markdown]
-# ## This profile's runs
-
 # %%
 ablations.present("fusion", root, "model", "global", labels=FIG9);
-
-# %% [markdown]
-# ## Committed runs on the real CelebA subset
-#
-# `make results-ablations` (`cpu` profile at its ablation scale, validation split).
-
-# %%
-ablations.present("fusion", results.RESULTS / committed, "model", "global", labels=FIG9);

@@ -44,6 +44,8 @@ committed = "ablations-celeba-subset"  # the real-subset runs under results/
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from mgmtn import ablations, plots, results
 from mgmtn.config import resolve_data, run_dir
 from mgmtn.data.celeba import read_index
@@ -51,6 +53,34 @@ from mgmtn.masks.annotators import default_annotator
 from mgmtn.positions import activation_positions, inside_table
 from mgmtn.train_unet import page_unet
 
+# %% [markdown]
+# ## On real faces: the committed runs
+#
+# `make results-ablations` runs `mgmtn positions` on the seed-0 baseline and
+# full MGMTN of the real-subset ablation (dlib boxes, first 1,000 validation
+# faces). Each panel is the density of max-pooling positions of one group;
+# its title gives the share of the chosen cells inside the group's annotated
+# region beside chance (the region's share of the image). The table gives the
+# same shares in %.
+
+# %% tags=["hide-input"]
+files = {model: results.RESULTS / committed / f"{model}-seed0" / "positions_val.json" for model in ("global", "mgmtn")}
+if not all(path.exists() for path in files.values()):
+    print(f"no committed positions under {results.RESULTS / committed}")
+else:
+    real = {model: json.loads(path.read_text()) for model, path in files.items()}
+    plots.position_maps(real)
+    plt.show()
+    display(inside_table(real).round(1))
+
+# %% [markdown]
+# ## Run it yourself
+#
+# The cells below train the baseline and full MGMTN in the profile this page
+# was executed with (by default `smoke`: synthetic faces, minutes on a CPU)
+# and count their max-pooling positions on `images` validation faces.
+
+# %%
 data = resolve_data(data_root, profile)
 root = run_dir(output_dir, "ablations", profile, data)
 unet_run = Path(unet_run) if unet_run else page_unet(data, profile, annotator, device, seed)
@@ -61,31 +91,16 @@ found = {run.model: activation_positions(root / run.name, data, annotator, limit
          for run in pair}
 
 # %% [markdown]
-# ## Density of max-pooling positions per group
+# ### Density of max-pooling positions per group
 
 # %% tags=["hide-input"]
 plots.position_maps(found);
 
 # %% [markdown]
-# ## How much of the chosen cells lies inside each group's annotated region
+# ### How much of the chosen cells lies inside each group's annotated region
 #
 # In %, averaged over channels and faces; `chance` is the region's share of
 # the image, what positions drawn at random would score.
 
 # %%
 inside_table(found).round(1)
-
-# %% [markdown]
-# ## Committed runs on the real CelebA subset
-#
-# `make results-ablations` runs `mgmtn positions` on the seed-0 baseline and
-# full MGMTN of the real-subset ablation (dlib boxes, first 1,000 validation faces).
-
-# %%
-files = {model: results.RESULTS / committed / f"{model}-seed0" / "positions_val.json" for model in ("global", "mgmtn")}
-if not all(path.exists() for path in files.values()):
-    print(f"no committed positions under {results.RESULTS / committed}")
-else:
-    real = {model: json.loads(path.read_text()) for model, path in files.items()}
-    plots.position_maps(real)
-    display(inside_table(real).round(1))

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from mgmtn.ablations import STUDIES, Run, by_setting, noise_level, run_study, study_runs, study_table, versus
+from mgmtn.ablations import (STUDIES, Run, by_setting, compact, noise_level, run_study, seeds_on_disk, study_runs,
+                             study_table, versus)
 from mgmtn.config import ensure_synthetic
 from mgmtn.errors import MgmtnError
 
@@ -10,11 +11,11 @@ FAST = dict(epochs=1, image_size=32, train_limit=32, select_images=16, batch_siz
 
 
 def test_studies_cover_the_papers_rows_and_runs_are_named_uniquely():
-    assert {r.model for r in STUDIES["components"]} == {"global", "ag", "aml-gr4", "mgmtn", "mgmtn-sa",
-                                                         "mgmtn-ca-sa"}
+    assert {r.model for r in STUDIES["components"]} == {"global", "ag", "aml-gr4", "aml-global", "mgmtn",
+                                                         "mgmtn-sa", "mgmtn-ca-sa"}
     assert [r.mask_scale for r in STUDIES["mask-scale"]] == [0.64, 0.81, 1.0, 1.21, 1.44]
     runs = study_runs(list(STUDIES))
-    assert len({r.name for r in runs}) == len(runs) == 17  # shared runs appear once
+    assert len({r.name for r in runs}) == len(runs) == 18  # shared runs appear once
     assert Run("aml-gr4", 0.81, 1).name == "aml-gr4-scale0.81-seed1"
     with pytest.raises(MgmtnError, match="unknown study"):
         study_runs(["tables"])
@@ -55,3 +56,14 @@ def test_differences_are_judged_against_the_seed_spread():
     assert judged.loc["ag", "mA: beyond noise"] and not judged.loc["ag", "accuracy: beyond noise"]
     with pytest.raises(MgmtnError, match="more than one seed"):
         noise_level(by_setting(table[table.model == "ag"], "model"))
+    shown = compact(judged.join(pd.DataFrame({"accuracy": [81.0]}, index=["mgmtn"]).add_prefix("paper ")), "global")
+    assert list(shown.columns) == ["acc", "mA", "seeds", "acc range", "mA range", "acc gain", "mA gain", "paper acc"]
+    assert shown.loc["mgmtn", "acc gain"] == pytest.approx(0.75)
+
+
+def test_extra_seeds_repeat_every_row_and_are_read_back_from_disk(tmp_path):
+    runs = study_runs(["fusion"], seeds=(0, 1))
+    assert Run("aml-gr34", seed=1) in runs and len(runs) == len(set(runs)) == 8
+    for name in ("mgmtn-seed2", "mgmtn-sa-seed1", "mgmtn-seedling"):
+        (tmp_path / name).mkdir()
+    assert seeds_on_disk([Run("mgmtn")], tmp_path) == [Run("mgmtn"), Run("mgmtn", seed=2)]

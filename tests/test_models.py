@@ -87,6 +87,7 @@ def test_ablation_feature_sizes(unet):
     assert dims["global"] == dims["ag"] == channels[2]
     assert dims["aml-gr4"] == channels[1]
     assert dims["aml-gr34"] == channels[0] + channels[1]
+    assert dims["aml-global"] == dims["mgmtn"]  # the same features, without the attention
     assert dims["mgmtn"] == dims["mgmtn-sa"] == dims["mgmtn-ca-sa"] == sum(channels)
 
 

@@ -27,3 +27,42 @@ def test_alignment_records_become_one_row_per_mode_and_a_majority_row(tmp_path):
     table = results.alignment_effects("a/*.json", root=tmp_path)
     assert list(table["align"]) == ["none", "auto", "majority class"]
     assert table.loc[0, "mA (run's point)"] == 65.0 and table.loc[2, "mA @0.5"] == 50.0
+
+
+def test_per_attribute_tables_are_averaged_over_a_models_seeds(tmp_path):
+    for seed, tpr in ((0, 0.4), (1, 0.6)):
+        (tmp_path / f"m{seed}").mkdir()
+        pd.DataFrame({"attribute": ["Male", "Bald"], "group": ["Object", "Hair"], "tpr": [tpr, 0.1]}).to_csv(
+            tmp_path / f"m{seed}" / "eval_val.csv", index=False)
+    frame = pd.DataFrame({"run": ["m0", "m1"], "model": ["mgmtn", "mgmtn"], "split": ["val", "val"]})
+    table = results.per_attribute(frame, "mgmtn", root=tmp_path)
+    assert list(table["attribute"]) == ["Male", "Bald"]  # the file's order, not sorted
+    assert table["tpr"].tolist() == pytest.approx([0.5, 0.1])
+
+
+def test_mask_table_has_one_column_per_unet_run_in_percent(tmp_path):
+    from mgmtn.attributes import GROUP_NAMES
+
+    (tmp_path / "u").mkdir()
+    (tmp_path / "u" / "mask_f1.json").write_text(json.dumps(
+        {"annotator": "dlib", "split": "val", "images": 4, "mean_f1": 0.9, "code_version": "x",
+         "f1_per_group": {g: 0.8 for g in GROUP_NAMES}}))
+    table = results.mask_table(root=tmp_path)
+    assert list(table.columns) == ["u (dlib, val)"]
+    assert list(table.index) == ["mean", *GROUP_NAMES] and table.loc["mean"].item() == 90.0
+
+
+def test_attribute_figure_orders_by_the_first_model_and_scores_figure_spans_the_seeds():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mgmtn import plots
+
+    table = pd.DataFrame({"attribute": ["Male", "Bald", "Smiling"], "balanced_accuracy": [0.9, 0.6, 0.8]})
+    ax = plots.attribute_scores({"mgmtn": table, "global": table}).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Bald", "Smiling", "Male"]
+    runs = pd.DataFrame({"model": ["global", "global"], "accuracy": [0.88, 0.90], "mA": [0.7, 0.72],
+                         "tuned_accuracy": [0.87, 0.87], "tuned_mA": [0.8, 0.8]})
+    bars = plots.scores_beside_paper(runs).axes[0].containers[0]  # threshold 0.5: mean 89, seeds 88 to 90
+    assert bars.lines[0].get_xdata()[0] == pytest.approx(89.0)
+    assert bars.lines[2][0].get_segments()[0][:, 0] == pytest.approx([88.0, 90.0])

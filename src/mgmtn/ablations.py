@@ -9,7 +9,7 @@ one folder layout, and ``study_table`` reads the scores back for the pages.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,15 +31,20 @@ class Run:
 
     @property
     def name(self) -> str:
-        scale = "" if self.mask_scale == 1.0 else f"-scale{self.mask_scale:g}"
-        return f"{self.model}{scale}-seed{self.seed}"
+        return f"{self.setting}-seed{self.seed}"
+
+    @property
+    def setting(self) -> str:
+        """The name without the seed: what the seeds of one row share."""
+        return self.model if self.mask_scale == 1.0 else f"{self.model}-scale{self.mask_scale:g}"
 
 
 NOISE_SEEDS = (0, 1)  # the baseline and full MGMTN run with each, to measure run-to-run noise
 STUDIES: dict[str, tuple[Run, ...]] = {
-    # Table 3: baseline, +AG, +AML (Gr4), +G2FF with CA, SA, CA-SA.
+    # Table 3: baseline, +AG, +AML (F4 only, Table 4's model; and F3+F4 joined with the global feature, row 3),
+    # +G2FF with CA, SA, CA-SA.
     "components": tuple(Run(m, seed=s) for m in ("global", "mgmtn") for s in NOISE_SEEDS)
-    + tuple(Run(m) for m in ("ag", "aml-gr4", "mgmtn-sa", "mgmtn-ca-sa")),
+    + tuple(Run(m) for m in ("ag", "aml-gr4", "aml-global", "mgmtn-sa", "mgmtn-ca-sa")),
     # Table 4 / Fig. 7: the AML (Gr4) model with the mask region scaled to a fraction of its area.
     "mask-scale": tuple(Run("aml-gr4", mask_scale=s) for s in (0.64, 0.81, 1.0, 1.21, 1.44)),
     # Table 2's other methods, built from their papers, beside the baseline and MGMTN.
@@ -51,12 +56,13 @@ STUDIES: dict[str, tuple[Run, ...]] = {
 }
 
 
-def study_runs(names: list[str] | tuple[str, ...]) -> list[Run]:
-    """The runs of the named studies, each once, in order."""
+def study_runs(names: list[str] | tuple[str, ...], seeds: tuple[int, ...] = ()) -> list[Run]:
+    """The runs of the named studies, each once, in order; with ``seeds``, every row also once per seed."""
     unknown = [n for n in names if n not in STUDIES]
     if unknown:
         raise MgmtnError(f"unknown study {unknown[0]!r}; choose from {', '.join(STUDIES)}")
-    return list(dict.fromkeys(run for name in names for run in STUDIES[name]))
+    return list(dict.fromkeys(replace(run, seed=seed) for name in names for run in STUDIES[name]
+                              for seed in (run.seed, *seeds)))
 
 
 def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path | None, device: str = "cpu",
@@ -92,10 +98,19 @@ def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path 
     return folders
 
 
+def seeds_on_disk(runs: list[Run], root: Path) -> list[Run]:
+    """``runs`` with every other seed of the same rows that has a folder under ``root`` (``ablate --seeds``)."""
+    found = [replace(run, seed=int(folder.name.rsplit("-seed", 1)[1]))
+             for run in runs for folder in sorted(Path(root).glob(f"{run.setting}-seed*"))
+             if folder.name.rsplit("-seed", 1)[1].isdigit()]
+    return list(dict.fromkeys([*runs, *found]))
+
+
 def study_table(runs: list[Run], root: Path, split: str = "val") -> pd.DataFrame:
-    """Accuracy and mA (in %) of each finished run, with its model, mask scale and seed."""
+    """Accuracy and mA (in %) of each finished run, and of any other seed of its row, with its model, mask
+    scale and seed."""
     rows = []
-    for run in runs:
+    for run in seeds_on_disk(runs, root):
         path = Path(root) / run.name / f"eval_{split}.json"
         if path.exists():
             result = json.loads(path.read_text())
@@ -168,12 +183,20 @@ def verdicts(report: pd.DataFrame, reference, noise: pd.Series) -> list[str]:
     return lines
 
 
-def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | None = None,
-            labels: dict | None = None, extra: pd.DataFrame | None = None) -> pd.DataFrame | None:
-    """Show a study on a notebook page: its report, the gains plot and one verdict per setting.
+def compact(report: pd.DataFrame, reference) -> pd.DataFrame:
+    """``study_report`` for a page: short column names and no flag columns (the verdicts say what they said)."""
+    names = {"accuracy": "acc", "accuracy spread": "acc range", "mA spread": "mA range",
+             f"accuracy vs {reference}": "acc gain", f"mA vs {reference}": "mA gain", "paper accuracy": "paper acc"}
+    flags = [c for c in report if c.endswith(": beyond noise")]
+    return report.drop(columns=flags).rename(columns=names).round(2)
 
-    ``labels`` renames settings for display (e.g. Fig. 9's bar names);
-    ``extra`` adds columns by setting. None when no run of the study is there yet.
+
+def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | None = None,
+            labels: dict | None = None) -> pd.DataFrame | None:
+    """Show a study on a notebook page: the gains plot, a compact table and one verdict per setting.
+
+    ``labels`` renames settings for display (e.g. Fig. 9's bar names). None when no run of the study is
+    there yet.
     """
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -186,12 +209,12 @@ def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | N
         return None
     if labels:
         report, reference = report.rename(index=labels), labels.get(reference, reference)
-    if extra is not None:
-        report = report.join(extra)
-    display(report.round(2))
     noise = measured_noise(root)
-    if noise is not None and reference in report.index:
+    judged = noise is not None and reference in report.index
+    if judged:
         ablation_gains(report, reference, noise)
         plt.show()
+    display(compact(report, reference))
+    if judged:
         print("\n".join(verdicts(report, reference, noise)))
     return report

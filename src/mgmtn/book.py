@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -88,12 +89,15 @@ def build(project: Path, profile: str = "smoke", data_root: str | None = None, d
     out_dir = project / "book" / "notebooks"
     for source in notebook_sources(project):
         parameters = {"profile": profile, "data_root": data_root, "device": device}
-        log(f"{source.name}: {'executing' if execute(source, out_dir, parameters, project, force) else 'up to date'}")
+        start = time.perf_counter()
+        ran = execute(source, out_dir, parameters, project, force)
+        log(f"{source.name}: {f'executed in {time.perf_counter() - start:.0f} s' if ran else 'up to date'}")
     if not html:
         return out_dir
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
-    result = subprocess.run([jupyter_book, "build", str(project), "--path-output", str(project / "build")],
-                            capture_output=True, text=True)
+    # Warnings are errors: a broken reference, a missing glue key or an unknown directive fails the build.
+    result = subprocess.run([jupyter_book, "build", str(project), "--path-output", str(project / "build"),
+                             "--warningiserror", "--keep-going"], capture_output=True, text=True)
     if result.returncode != 0:
         raise MgmtnError(f"jupyter-book build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return project / "build" / "_build" / "html" / "index.html"

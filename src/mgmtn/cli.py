@@ -62,7 +62,7 @@ def _ablate(args) -> None:
     from mgmtn.ablations import run_study, study_runs, study_table
     from mgmtn.config import resolve_data
 
-    runs = study_runs(args.study or ["components", "mask-scale", "fusion"])
+    runs = study_runs(args.study or ["components", "mask-scale", "fusion"], seeds=tuple(args.seeds or ()))
     run_study(runs, resolve_data(args.data, args.profile), Path(args.out), args.profile,
               Path(args.unet) if args.unet else None, device=args.device, epochs=args.epochs,
               stage1=Path(args.stage1) if args.stage1 else None,
@@ -269,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--unet", default=None, help="train-unet run folder")
     ablate.add_argument("--stage1", default=None,
                         help="folder of finished global-seed<s> runs: each run starts its backbone from its seed's")
+    ablate.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="run every row with each of these seeds too (default: the study's own seeds)")
     ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
     ablate.add_argument("--epochs", type=int, default=None, help="(default: profile)")
     ablate.add_argument("--limit", type=int, default=None, help="use only the first N training images")

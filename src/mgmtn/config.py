@@ -104,8 +104,9 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
         synth_images=3000,
-        train=TrainConfig(lr=1e-3, select_images=300),
-        ablation=dict(train_limit=800, select_images=200, epochs=5)),
+        unet=UNetConfig(epochs=4),
+        train=TrainConfig(lr=1e-3, epochs=6, select_images=300),
+        ablation=dict(train_limit=800, select_images=200, epochs=3)),
     "cpu": Profile(
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,

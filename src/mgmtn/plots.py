@@ -67,9 +67,10 @@ def _draw_boxes(ax, boxes: np.ndarray) -> None:
         ax.text(x0 + 1, y0 + 6, group.replace("_", " "), fontsize=6.5, color=GROUP_COLOURS[group])
 
 
-def keypoints_to_masks(image, keypoints: np.ndarray | None, boxes: np.ndarray, masks: np.ndarray):
+def keypoints_to_masks(image, keypoints: np.ndarray | None, boxes: np.ndarray, masks: np.ndarray,
+                       title: str | None = None):
     """Fig. 3 of the paper: keypoints, the eight group rectangles, and the eight binary masks."""
-    fig = plt.figure(figsize=(12, 4.2))
+    fig = plt.figure(figsize=(12, 4.6 if title else 4.2))
     grid = fig.add_gridspec(2, 6)
     ax = fig.add_subplot(grid[:, :2])
     ax.imshow(image)
@@ -82,7 +83,9 @@ def keypoints_to_masks(image, keypoints: np.ndarray | None, boxes: np.ndarray, m
         sub.imshow(mask, cmap="gray", vmin=0, vmax=1)
         sub.set_title(group.replace("_", " "), fontsize=9)
         sub.axis("off")
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93) if title else None)
     return fig
 
 
@@ -217,5 +220,55 @@ def recipe_scores(table: pd.DataFrame, majority: dict | None = None):
         ax.set_ylabel("")
     axes[0].invert_yaxis()
     axes[0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def scores_beside_paper(runs: pd.DataFrame, paper: pd.DataFrame | None = None, majority: dict | None = None,
+                        paper_label: str = "paper (CelebA test)"):
+    """Accuracy and mA (%) per model: ours at threshold 0.5 and at the point chosen on the selection split (seed
+    means, bars spanning the seeds), the paper's row for the model, and the majority-class floor.
+
+    ``runs``: ``mgmtn.results.evaluations`` rows (fractions); ``paper``: accuracy and mA (%) indexed by model.
+    """
+    points = {"ours, threshold 0.5": ("accuracy", "mA"), "ours, chosen on selection": ("tuned_accuracy", "tuned_mA")}
+    models = list(dict.fromkeys(runs["model"]))
+    y = np.arange(len(models))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 1.5 + 0.6 * len(models)), sharey=True)
+    for k, (ax, metric) in enumerate(zip(axes, ("accuracy", "mA"))):
+        for offset, (label, columns) in zip((-0.2, 0.0), points.items()):
+            seeds = 100 * runs.groupby("model")[columns[k]].agg(["mean", "min", "max"]).reindex(models).astype(float)
+            ax.errorbar(seeds["mean"], y + offset, xerr=[seeds["mean"] - seeds["min"], seeds["max"] - seeds["mean"]],
+                        fmt="o", capsize=3, label=label)
+        if paper is not None:
+            ax.plot(paper.reindex(models)[metric], y + 0.2, "s", mfc="none", color="C3", label=paper_label)
+        if majority is not None:
+            ax.axvline(majority[metric], color="black", lw=1, ls="--", label="majority class")
+        ax.set_xlabel(f"{metric} (%)")
+    axes[0].set_yticks(y, models)
+    axes[0].set_ylim(len(models) - 0.5, -0.5)
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def attribute_scores(per_attribute: dict[str, pd.DataFrame], metric: str = "balanced_accuracy"):
+    """``metric`` (%) of every attribute, one marker per model, sorted by the first model; labels in group colours.
+
+    ``per_attribute`` maps a model to its per-attribute table (``eval_<split>.csv``, or a mean of several).
+    """
+    first = next(iter(per_attribute.values())).set_index("attribute")[metric].sort_values()
+    y = np.arange(len(first))
+    fig, ax = plt.subplots(figsize=(7, 0.2 * len(first) + 1.2))
+    for name, table in per_attribute.items():
+        ax.plot(100 * table.set_index("attribute")[metric].reindex(first.index), y, "o", ms=4, label=name)
+    ax.set_yticks(y, [a.replace("_", " ") for a in first.index], fontsize=7)
+    for label, attribute in zip(ax.get_yticklabels(), first.index):
+        label.set_color(GROUP_COLOURS[group_of()[attribute]])
+    ax.axvline(50, color="black", lw=1, ls="--", label="chance (majority class)")
+    ax.set_xlabel(f"{metric.replace('_', ' ')} (%)")
+    ax.set_ylim(-0.5, len(first) - 0.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

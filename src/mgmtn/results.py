@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mgmtn.attributes import GROUP_NAMES
 from mgmtn.config import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "results"
@@ -91,6 +92,13 @@ def seed_gain(frame: pd.DataFrame, model: str, baseline: str, metrics: list[str]
     return pd.DataFrame({"gain": gain, "seed range": spread, "beyond the range": gain.abs() > spread})
 
 
+def per_attribute(frame: pd.DataFrame, model: str, root: Path = RESULTS) -> pd.DataFrame:
+    """The per-attribute table (``eval_<split>.csv``) of ``model``'s runs in ``frame``, averaged over its seeds."""
+    runs = frame[frame["model"] == model]
+    tables = [pd.read_csv(root / run / f"eval_{split}.csv") for run, split in zip(runs["run"], runs["split"])]
+    return pd.concat(tables).groupby(["attribute", "group"], as_index=False, sort=False).mean(numeric_only=True)
+
+
 def majority(data_root: str | Path, split: str = "val") -> dict | None:
     """Accuracy and mA (in %) of the majority-class answer on ``split`` of a folder; None where it is absent.
 
@@ -129,3 +137,12 @@ def mask_scores(pattern: str = "**/mask_f1.json", root: Path = RESULTS) -> pd.Da
                      "split": result["split"], "images": result["images"], "mean_f1": result["mean_f1"],
                      **result["f1_per_group"], "code_version": result["code_version"]})
     return pd.DataFrame(rows)
+
+
+def mask_table(pattern: str = "**/mask_f1.json", root: Path = RESULTS) -> pd.DataFrame:
+    """``mask_scores`` for a page: one column per UNet evaluation, mean and per-group F1 (%) down the rows."""
+    scores = mask_scores(pattern, root)
+    if scores.empty:
+        return scores
+    labels = scores["run"] + " (" + scores["annotator"] + ", " + scores["split"] + ")"
+    return (100 * scores.set_index(labels)[["mean_f1", *GROUP_NAMES]]).T.rename(index={"mean_f1": "mean"}).round(1)

@@ -24,7 +24,7 @@ from mgmtn.models.cascade import CascadeNet, CascadeObjective
 from mgmtn.models.dmm_cnn import DMMCNN, DMMObjective
 from mgmtn.models.far_amtn import FARAMTN, FARObjective
 from mgmtn.models.mgg_net import MGGNet, MGGObjective
-from mgmtn.models.mgmtn import MGMTN, aml_gr34, aml_gr4, mgmtn, mgmtn_ca_sa, mgmtn_sa
+from mgmtn.models.mgmtn import MGMTN, aml_global, aml_gr34, aml_gr4, mgmtn, mgmtn_ca_sa, mgmtn_sa
 from mgmtn.models.objective import Objective
 from mgmtn.models.output import ModelOutput
 from mgmtn.models.trunk import TrunkModel
@@ -40,8 +40,9 @@ def _without_masks(model: type[TrunkModel]) -> Callable[..., TrunkModel]:
 _FACTORIES: dict[str, Callable[..., nn.Module]] = {
     "global": global_baseline,  # Table 3 row 1, Fig. 9 'Gl'
     "ag": ag_baseline,  # Table 3 row 2
-    "aml-gr4": aml_gr4,  # Table 3 row 3, Table 4, Fig. 9 'Gr4'
+    "aml-gr4": aml_gr4,  # Table 4, Fig. 9 'Gr4'
     "aml-gr34": aml_gr34,  # Fig. 9 'Gr4+Gr3'
+    "aml-global": aml_global,  # Table 3 row 3 (AG + AML): group features and the global one, no attention
     "mgmtn": mgmtn,  # Table 3 row 4: G2FF (CA), Fig. 9 'G2FF'
     "mgmtn-sa": mgmtn_sa,  # Table 3 row 5
     "mgmtn-ca-sa": mgmtn_ca_sa,  # Table 3 row 6
@@ -57,7 +58,7 @@ _OBJECTIVES: dict[str, Callable[[nn.Module], Objective]] = {
     "cascade": lambda model: CascadeObjective(),
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_FACTORIES)
-MASK_MODELS: tuple[str, ...] = ("aml-gr4", "aml-gr34", "mgmtn", "mgmtn-sa", "mgmtn-ca-sa")
+MASK_MODELS: tuple[str, ...] = ("aml-gr4", "aml-gr34", "aml-global", "mgmtn", "mgmtn-sa", "mgmtn-ca-sa")
 LANDMARK_MODELS: tuple[str, ...] = ("dmm-cnn",)  # trained on landmark targets (``mgmtn.models.landmarks``)
 
 
