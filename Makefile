@@ -64,19 +64,24 @@ results-cpu: venv
 results-recipe: venv
 	$(BIN)/mgmtn recipes $(CELEBA) --out results/recipe-celeba-subset
 
-# The ablation studies (Tables 3 and 4, Fig. 9) on the real subset, at the cpu profile's reduced ablation
-# scale (the first 3,000 training images, 1,000 val images during training); scores on the whole val split.
+# The ablation studies (Tables 3 and 4, Fig. 9) on the real subset. Every run starts its backbone from the
+# stage-1 `global` model of its seed (make results-cpu), then trains at the cpu profile's ablation scale (the
+# first 3,000 training images, 1,000 selection images, 6 epochs), every row with each of SEEDS; scores on the
+# whole val split.
 ABLATIONS := results/ablations-celeba-subset
+ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --stage1 $(RESULTS) \
+	--seeds $(SEEDS) --out $(ABLATIONS)
 
 results-ablations: venv
-	$(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --out $(ABLATIONS)
+	$(ABLATE) --study components --study mask-scale --study fusion
 	for run in global-seed0 mgmtn-seed0; do \
+		test -f $(ABLATIONS)/$$run/positions_val.json || \
 		$(BIN)/mgmtn positions $(ABLATIONS)/$$run --data $(CELEBA) --annotator dlib || exit 1; \
 	done
 
-# The comparison methods of Table 2 at the same scale, beside the baseline and MGMTN runs of the ablations.
+# The comparison methods of Table 2 on the same protocol, beside the baseline and MGMTN runs of the ablations.
 results-comparison: venv
-	$(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --out $(ABLATIONS) --study comparison
+	$(ABLATE) --study comparison
 
 # LFWA: page 11 in the cpu profile on the LFWA subset, fine-tuning from the committed CelebA-subset runs.
 LFWA ?= ../shared/data/lfwa-subset

@@ -81,9 +81,10 @@ else:
     plt.show()
     display(results.operating_points(committed))
     gain = results.seed_gain(committed, "mgmtn", "global", ["accuracy", "mA", "tuned_accuracy", "tuned_mA"])
-    print("MGMTN minus global, seed means (points):" if gain is not None else "MGMTN vs global needs two seeds each")
-    if gain is not None:
-        display(gain.round(2))
+    if gain is None:
+        print("MGMTN vs global needs two seeds each")
+    else:
+        display(gain.round(2).rename_axis("MGMTN minus global (points)"))
 
 # %% [markdown]
 # Per attribute: the balanced accuracy (mean of the true-positive and

@@ -43,6 +43,7 @@ from mgmtn import ablations, results
 from mgmtn.attributes import GROUP_NAMES
 from mgmtn.paper import MASK_MEAN_F1, TABLE2, TABLE3, TABLE4, table2_ours
 
+pd.set_option("display.max_colwidth", None)  # the status lines below are sentences: never cut them
 runs = results.evaluations("**/eval_*.json")
 minutes = [results.training_time(results.RESULTS / run) for run in runs["run"]]
 runs["train_minutes"] = [round(m / 60, 1) if m is not None else None for m in minutes]
@@ -187,6 +188,8 @@ def learnt(pattern: str) -> bool:
 
 
 def judged(pattern: str, text: str) -> str:
+    if results.evaluations(pattern).empty:
+        return "not run yet"
     return text if learnt(pattern) else "not measured yet: the committed runs have not learnt (mA near 50%)"
 
 
