@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from mgmtn.ablations import (STUDIES, Run, by_setting, compact, noise_level, run_study, seeds_on_disk, study_runs,
-                             study_table, versus)
+from mgmtn.ablations import (STUDIES, Run, agreement, by_setting, compact, component_gains, noise_level, ranking,
+                             run_study, seeds_on_disk, study_runs, study_table, verdicts, versus)
 from mgmtn.config import ensure_synthetic
 from mgmtn.errors import MgmtnError
 
@@ -15,7 +15,7 @@ def test_studies_cover_the_papers_rows_and_runs_are_named_uniquely():
                                                          "mgmtn-sa", "mgmtn-ca-sa"}
     assert [r.mask_scale for r in STUDIES["mask-scale"]] == [0.64, 0.81, 1.0, 1.21, 1.44]
     runs = study_runs(list(STUDIES))
-    assert len({r.name for r in runs}) == len(runs) == 18  # shared runs appear once
+    assert len({r.name for r in runs}) == len(runs) == 19  # shared runs appear once
     assert Run("aml-gr4", 0.81, 1).name == "aml-gr4-scale0.81-seed1"
     with pytest.raises(MgmtnError, match="unknown study"):
         study_runs(["tables"])
@@ -59,6 +59,27 @@ def test_differences_are_judged_against_the_seed_spread():
     shown = compact(judged.join(pd.DataFrame({"accuracy": [81.0]}, index=["mgmtn"]).add_prefix("paper ")), "global")
     assert list(shown.columns) == ["acc", "mA", "seeds", "acc range", "mA range", "acc gain", "mA gain", "paper acc"]
     assert shown.loc["mgmtn", "acc gain"] == pytest.approx(0.75)
+
+
+def test_the_papers_gains_are_borne_out_only_beyond_the_noise():
+    import pandas as pd
+
+    assert agreement(1.0, 0.3, 0.2) == "agrees" and agreement(1.0, -0.3, 0.2) == "disagrees"
+    assert agreement(-1.0, -0.3, 0.2) == "agrees" and agreement(1.0, 0.2, 0.2) == "within noise"
+    report = pd.DataFrame({"accuracy": [80.0, 80.5, 81.0, 80.9], "mA": [50.0, 50.1, 52.0, 51.0],
+                           "paper accuracy": [90.0, 90.2, 91.0, 91.1], "paper mA": [88.0, 88.1, 89.0, 89.2]},
+                          index=["global", "ag", "aml-global", "mgmtn"])
+    noise = pd.Series({"accuracy": 0.2, "mA": 0.5})
+    gains = component_gains(report, noise)
+    assert list(gains.index) == ["AG", "AML", "G2FF, CA"]  # the rows that are there, each against the one before
+    assert gains.loc["AML", "step"] == "ag → aml-global" and gains.loc["AML", "acc gain"] == pytest.approx(0.5)
+    assert gains.loc["AML", "paper acc gain"] == pytest.approx(0.8)
+    assert gains.loc["AG", "acc verdict"] == "agrees" and gains.loc["AG", "mA verdict"] == "within noise"
+    assert gains.loc["G2FF, CA", "mA verdict"] == "disagrees"
+    assert ranking(report, "accuracy", 0.2) == "aml-global ≈ mgmtn > ag > global"
+    assert ranking(report, "paper accuracy") == "mgmtn > aml-global > ag > global"
+    lines = verdicts(report, "global", noise)
+    assert lines[0].startswith("ag vs global: accuracy +0.50 points (beyond the seed noise of 0.20), paper +0.20: agrees")
 
 
 def test_extra_seeds_repeat_every_row_and_are_read_back_from_disk(tmp_path):

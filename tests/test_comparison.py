@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from mgmtn.attributes import ATTRIBUTES
@@ -12,7 +13,8 @@ from mgmtn.data.transforms import TrainTransform
 from mgmtn.engine import load_checkpoint
 from mgmtn.evaluate import evaluate
 from mgmtn.models import LANDMARK_MODELS, ModelOutput, build_model, build_objective
-from mgmtn.models.cascade import balance_weights, region_boxes
+from mgmtn.models.cascade import region_boxes
+from mgmtn.models.objective import balance_weights
 from mgmtn.models.dmm_cnn import OBJECTIVE, SUBJECTIVE, adapt_thresholds, dynamic_weights
 from mgmtn.models.far_amtn import dws_weights
 from mgmtn.models.landmarks import CornerTargets
@@ -133,6 +135,19 @@ def test_mgg_prediction_averages_base_and_graph_probabilities(images):
     expected = sum(torch.sigmoid(z) for z in parts) / len(parts)  # Eq. 4, B = 2 blocks
     torch.testing.assert_close(torch.sigmoid(out.logits), expected)
     assert len(out.extras["gal"]) == 2 and set(out.extras["attention"]) == {"F3", "F4"}
+
+
+def test_mgg_balanced_loss_weighs_positives_and_negatives_equally(images):
+    torch.manual_seed(0)
+    model = build_model("mgg-net-balanced", backbone="tiny").eval()
+    batch = {"image": images, "labels": (torch.rand(4, 40) > 0.8).float()}
+    out = model(images)
+    weights = balance_weights(batch["labels"])
+    expected = sum(
+        (F.binary_cross_entropy_with_logits(z, batch["labels"], reduction="none") * weights).sum(0).mean()
+        for z in [out.logits, out.extras["base"], *out.extras["gal"], *out.extras["gcl"]])
+    torch.testing.assert_close(build_objective("mgg-net-balanced", model).loss(model, batch), expected)
+    assert not torch.isclose(build_objective("mgg-net", model).loss(model, batch), expected)
 
 
 def test_mean_probability_logit_stays_finite_at_extremes():

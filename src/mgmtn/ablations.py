@@ -49,7 +49,7 @@ STUDIES: dict[str, tuple[Run, ...]] = {
     "mask-scale": tuple(Run("aml-gr4", mask_scale=s) for s in (0.64, 0.81, 1.0, 1.21, 1.44)),
     # Table 2's other methods, built from their papers, beside the baseline and MGMTN.
     "comparison": tuple(Run(m, seed=s) for m in ("global", "mgmtn") for s in NOISE_SEEDS)
-    + tuple(Run(m) for m in ("dmm-cnn", "mgg-net", "far-amtn", "cascade")),
+    + tuple(Run(m) for m in ("dmm-cnn", "mgg-net", "mgg-net-balanced", "far-amtn", "cascade")),
     # Fig. 9: which features are fused with the global one.
     "fusion": tuple(Run(m, seed=s) for m in ("global", "mgmtn") for s in NOISE_SEEDS)
     + tuple(Run(m) for m in ("aml-gr4", "aml-gr34")),
@@ -170,17 +170,62 @@ def study_report(study: str, root: Path, key: str, reference, paper: pd.DataFram
     return summary
 
 
+def agreement(claimed: float, measured: float, noise: float) -> str:
+    """Whether a measured gain bears out a claimed one: only its sign counts, and only beyond the seed noise."""
+    if abs(measured) <= noise:
+        return "within noise"
+    return "agrees" if (measured > 0) == (claimed > 0) else "disagrees"
+
+
 def verdicts(report: pd.DataFrame, reference, noise: pd.Series) -> list[str]:
-    """One plain sentence per setting: its gain over ``reference`` and whether the noise could explain it."""
+    """One plain sentence per setting: its gain over ``reference``, whether the noise could explain it and,
+    where the paper gives the row, whether the paper's gain is borne out."""
     lines = []
     for setting, row in report.drop(index=reference).iterrows():
         parts = []
         for metric in ("accuracy", "mA"):
             gain = row[metric] - report.loc[reference, metric]
             judged = "beyond" if abs(gain) > noise[metric] else "within"
-            parts.append(f"{metric} {gain:+.2f} points ({judged} the seed noise of {noise[metric]:.2f})")
+            part = f"{metric} {gain:+.2f} points ({judged} the seed noise of {noise[metric]:.2f})"
+            claimed = row[f"paper {metric}"] - report.loc[reference, f"paper {metric}"] \
+                if f"paper {metric}" in report else float("nan")
+            if pd.notna(claimed):
+                part += f", paper {claimed:+.2f}: {agreement(claimed, gain, noise[metric])}"
+            parts.append(part)
         lines.append(f"{setting} vs {reference}: " + "; ".join(parts))
     return lines
+
+
+def ranking(report: pd.DataFrame, metric: str, noise: float = 0.0) -> str:
+    """The settings from best to worst by ``metric``; neighbours no further apart than ``noise`` are joined
+    by '≈' rather than '>'."""
+    ordered = report[metric].dropna().sort_values(ascending=False)
+    text = str(ordered.index[0])
+    for higher, (setting, lower) in zip(ordered, list(ordered.items())[1:]):
+        text += f" {'≈' if higher - lower <= noise else '>'} {setting}"
+    return text
+
+
+# Table 3 adds one component per row: the component, the row that adds it and the row it is added to.
+COMPONENT_STEPS = (("AG", "ag", "global"), ("AML", "aml-global", "ag"), ("G2FF, CA", "mgmtn", "aml-global"),
+                   ("G2FF, SA", "mgmtn-sa", "aml-global"), ("G2FF, CA-SA", "mgmtn-ca-sa", "aml-global"))
+
+
+def component_gains(report: pd.DataFrame, noise: pd.Series) -> pd.DataFrame:
+    """What each component of Table 3 adds to the row before it, ours beside the paper's, with whether ours
+    bears the paper's out (``agreement``). ``report``: ``study_report`` of the components with the paper's
+    Table 3 joined."""
+    rows = {}
+    for component, setting, before in COMPONENT_STEPS:
+        if {setting, before} <= set(report.index):
+            row = {"step": f"{before} → {setting}"}
+            for metric, short in (("accuracy", "acc"), ("mA", "mA")):
+                ours = report.loc[setting, metric] - report.loc[before, metric]
+                claimed = report.loc[setting, f"paper {metric}"] - report.loc[before, f"paper {metric}"]
+                row |= {f"{short} gain": round(ours, 2), f"paper {short} gain": round(claimed, 2),
+                        f"{short} verdict": agreement(claimed, ours, noise[metric])}
+            rows[component] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def compact(report: pd.DataFrame, reference) -> pd.DataFrame:
@@ -217,4 +262,7 @@ def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | N
     display(compact(report, reference))
     if judged:
         print("\n".join(verdicts(report, reference, noise)))
+        print(f"\nby accuracy, ours: {ranking(report, 'accuracy', noise.accuracy)}")
+        if "paper accuracy" in report:
+            print(f"by accuracy, paper: {ranking(report, 'paper accuracy')}")
     return report

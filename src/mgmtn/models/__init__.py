@@ -48,12 +48,14 @@ _FACTORIES: dict[str, Callable[..., nn.Module]] = {
     "mgmtn-ca-sa": mgmtn_ca_sa,  # Table 3 row 6
     "dmm-cnn": _without_masks(DMMCNN),  # Mao et al., Table 2 of the MGMTN paper
     "mgg-net": _without_masks(MGGNet),  # Chen et al., Table 2 of the MGMTN paper
+    "mgg-net-balanced": _without_masks(MGGNet),  # the same, trained with its loss for balanced accuracy (mA)
     "far-amtn": _without_masks(FARAMTN),  # Gao et al., from its abstract
     "cascade": _without_masks(CascadeNet),  # the multi-task cascaded network
 }
 _OBJECTIVES: dict[str, Callable[[nn.Module], Objective]] = {
     "dmm-cnn": lambda model: DMMObjective(model.feature_dim),  # its landmark head reads the model's SPP vector
     "mgg-net": lambda model: MGGObjective(),
+    "mgg-net-balanced": lambda model: MGGObjective(balanced=True),
     "far-amtn": lambda model: FARObjective(),
     "cascade": lambda model: CascadeObjective(),
 }

@@ -58,7 +58,7 @@ from torch import Tensor, nn
 from torchvision.ops import roi_align
 
 from mgmtn.attributes import NUM_ATTRIBUTES
-from mgmtn.models.objective import Objective, attribute_bce, unwrap
+from mgmtn.models.objective import Objective, attribute_bce, balance_weights, unwrap
 from mgmtn.models.output import ModelOutput
 from mgmtn.models.trunk import TrunkModel
 
@@ -162,17 +162,6 @@ class CascadeNet(TrunkModel):
         logits = mix[:, 0] * region_scores + mix[:, 1] * crop_scores + heads.get("mix_bias")  # Sec. 3.1
         return ModelOutput(logits=logits, extras={"region_scores": region_scores, "response": response,
                                                   "boxes": boxes})
-
-
-def balance_weights(targets: Tensor) -> Tensor:
-    """Per-sample loss weights (B, A): the positives and the negatives of each attribute share its loss 1:1.
-
-    Each column sums to 1; a class absent from the batch leaves the whole share to the other.
-    """
-    positives = targets.sum(0)
-    negatives = len(targets) - positives
-    classes = (positives > 0).float() + (negatives > 0).float()
-    return torch.where(targets.bool(), 1 / positives.clamp_min(1), 1 / negatives.clamp_min(1)) / classes
 
 
 class CascadeObjective(Objective):

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from mgmtn.attributes import NUM_ATTRIBUTES, NUM_GROUPS
 from mgmtn.models.heads import AttributeLinear
-from mgmtn.models.objective import Objective
+from mgmtn.models.objective import Objective, attribute_bce, balance_weights
 from mgmtn.models.output import ModelOutput
 from mgmtn.models.trunk import TrunkModel
 
@@ -123,11 +123,22 @@ class MGGNet(TrunkModel):
 
 
 class MGGObjective(Objective):
-    """Eq. 5: the BCE of the final, base, GAL and GCL predictions, summed."""
+    """Eq. 5: the BCE of the final, base, GAL and GCL predictions, summed.
+
+    ``balanced``: the paper's loss "for balanced optimization", a BCE weighted
+    by the imbalance level, behind its balanced-accuracy (mA) numbers. We
+    weigh each attribute's positives and negatives in the batch 1:1
+    (``balance_weights``, the cascade's rule), the paper giving no formula.
+    """
+
+    def __init__(self, balanced: bool = False):
+        super().__init__()
+        self.balanced = balanced
 
     def loss(self, model, batch):
         out = model(batch["image"])
         logits = [out.logits, out.extras["base"], *out.extras["gal"], *out.extras["gcl"]]
         targets = batch["labels"]
-        return sum(F.binary_cross_entropy_with_logits(z.float(), targets) for z in logits)
+        weights = balance_weights(targets) if self.balanced else None
+        return sum(attribute_bce(z, targets, weights).mean() for z in logits)
 

@@ -52,6 +52,17 @@ def attribute_bce(logits: Tensor, targets: Tensor, weights: Tensor | None = None
     return losses.mean(0) if weights is None else (losses * weights).sum(0)
 
 
+def balance_weights(targets: Tensor) -> Tensor:
+    """Per-sample loss weights (B, A): the positives and the negatives of each attribute share its loss 1:1.
+
+    Each column sums to 1; a class absent from the batch leaves the whole share to the other.
+    """
+    positives = targets.sum(0)
+    negatives = len(targets) - positives
+    classes = (positives > 0).float() + (negatives > 0).float()
+    return torch.where(targets.bool(), 1 / positives.clamp_min(1), 1 / negatives.clamp_min(1)) / classes
+
+
 class Objective(nn.Module):
     """A Task (``mgmtn.engine.Task``) whose state is a module's: parameters are trained, buffers checkpointed."""
 
