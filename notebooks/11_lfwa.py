@@ -41,6 +41,7 @@ data_root = None  # unused: LFWA and CelebA have their own roots below
 lfwa_root = None  # an LFWA release (lfw_att_40.mat, indices_train_test.mat, lfw/); default: a synthetic one
 celeba_root = None  # the CelebA folder the fine-tuned models start from; default: the profile's synthetic faces
 celeba_runs = None  # folder of CelebA-trained runs, one per model name; default: page 04's (trained if absent)
+celeba_run_name = "{model}"  # each model's run folder under celeba_runs (make results-lfwa: "{model}-seed0")
 celeba_unet = None  # a train-unet run on CelebA; default: page 03's (trained if absent)
 device = "cpu"
 output_dir = None  # default: build/runs/<profile>-<data>/11_lfwa
@@ -175,7 +176,7 @@ for model in models:
         run = out / f"{model}-{protocol}"
         options = {}
         if protocol == "finetune":
-            start = celeba_runs / model
+            start = celeba_runs / celeba_run_name.format(model=model)
             if not (start / "train.json").exists():
                 train(celeba, start, model, profile=profile, unet=celeba_unet, device=device, seed=seed,
                       resume=(start / "last.pt").exists())
