@@ -149,7 +149,7 @@ print(f"scoring on: {label} ({index.describe()['per_partition'][split]} images)"
 # The better one guides MGMTN below.
 
 # %%
-annotate(lfwa, "dlib", workers=1, progress=False)
+annotate(lfwa, "dlib", progress=False)
 celeba = resolve_data(celeba_root, profile)
 celeba_unet = Path(celeba_unet) if celeba_unet else page_unet(celeba, profile, device=device, seed=seed)
 lfwa_unet = out / "unet-lfwa"

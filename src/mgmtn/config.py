@@ -158,7 +158,8 @@ def ensure_synthetic(n: int, seed: int = 0, root: Path | None = None, progress: 
     """A synthetic dataset of ``n`` faces, generated once and reused while its parameters match.
 
     ``generate`` writes it to a temporary folder and renames it into place, so
-    an interrupted generation is never mistaken for a finished one.
+    an interrupted generation is never mistaken for a finished one. Every
+    CPU draws faces (the output is the same for any number of workers).
     """
     from mgmtn.data.synth import generate
 
@@ -166,7 +167,7 @@ def ensure_synthetic(n: int, seed: int = 0, root: Path | None = None, progress: 
     marker = root / "synth.json"
     if marker.exists() and json.loads(marker.read_text()) == {"n": n, "seed": seed}:
         return root
-    return generate(root, n=n, seed=seed, progress=progress, force=True)
+    return generate(root, n=n, seed=seed, workers=os.cpu_count() or 1, progress=progress, force=True)
 
 
 def resolve_data(data_root: str | os.PathLike | None, profile: str | Profile) -> Path:
