@@ -61,7 +61,11 @@ from mgmtn.train_unet import page_unet
 # faces). Each panel is the density of max-pooling positions of one group;
 # its title gives the share of the chosen cells inside the group's annotated
 # region beside chance (the region's share of the image). The table gives the
-# same shares in %.
+# same shares in %. The `cpu` profile pools the global feature by average
+# (what {doc}`12_learning_from_scratch` found to learn faster from scratch),
+# so for the baseline the counted cells are where a max pool would look,
+# not the cells it pools; MGMTN's group features are max-pooled as in the
+# paper.
 
 # %% tags=["hide-input"]
 files = {model: results.RESULTS / committed / f"{model}-seed0" / "positions_val.json" for model in ("global", "mgmtn")}
