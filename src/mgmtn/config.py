@@ -106,7 +106,8 @@ PROFILES: dict[str, Profile] = {
         synth_images=3000,
         unet=UNetConfig(epochs=4),
         train=TrainConfig(lr=1e-3, epochs=6, select_images=300),
-        ablation=dict(train_limit=400, select_images=200, epochs=3)),
+        # The ablation pages' smoke runs show that the studies run, not what they find: a small scale.
+        ablation=dict(train_limit=200, select_images=100, epochs=2)),
     "cpu": Profile(
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,
