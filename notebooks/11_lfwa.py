@@ -132,7 +132,8 @@ index.describe()
 # The scores below are on LFWA's test partition where the release's test
 # images are present; otherwise (the real subset of `../shared/data/`, which
 # holds training-split images only) on the identity-disjoint part held out of
-# LFWA's training split, which also picks each run's best epoch. Such scores
+# LFWA's training split. Each run's best epoch is chosen on a selection split
+# carved from the training identities that remain, as on CelebA. Such scores
 # are **held-out LFWA-train** numbers, not LFWA test numbers.
 
 # %%
