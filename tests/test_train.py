@@ -138,6 +138,12 @@ def test_mask_models_require_a_unet(faces, tmp_path):
         train(faces, tmp_path / "x", "mgmtn", **FAST)
 
 
+def test_unknown_precision_is_refused_before_any_work(faces, tmp_path):
+    with pytest.raises(MgmtnError, match="precision must be fp32 or bf16"):
+        train(faces, tmp_path / "x", "global", precision="fp16", **FAST)
+    assert not (tmp_path / "x").exists()
+
+
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     save_checkpoint(path, {"x": 1})

@@ -54,7 +54,8 @@ def _train(args) -> None:
                 image_size=args.image_size, train_limit=args.limit, select_images=args.select_images, loss=args.loss,
                 weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None,
                 backbone_from=Path(args.backbone_from) if args.backbone_from else None,
-                pretrained=False if args.random_init else None, batch_size=args.batch_size, workers=args.workers)
+                pretrained=False if args.random_init else None, batch_size=args.batch_size, workers=args.workers,
+                precision=args.precision)
     print(f"run: {out}")
 
 
@@ -258,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start the backbone from this finished run's (any model on the same backbone)")
     train.add_argument("--random-init", action="store_true", help="random backbone weights, even in the paper profile")
     train.add_argument("--batch-size", type=int, default=None, help="(default: profile)")
+    train.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                       help="fp32, or bf16 autocast (CUDA, or a CPU with AVX-512 BF16) (default: profile)")
     train.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: profile)")
     _run_options(train, _train)
 

@@ -189,6 +189,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     if model_name in MASK_MODELS and unet is None:
         raise MgmtnError(f"model {model_name} needs a trained UNet: pass --unet RUN (from mgmtn train-unet)")
     cfg = replace(get_profile(profile).train, **{k: v for k, v in overrides.items() if v is not None})
+    if cfg.precision not in ("fp32", "bf16"):
+        raise MgmtnError(f"precision must be fp32 or bf16 (got {cfg.precision!r})")
     if cfg.epochs < 1 or cfg.image_size < 1:
         raise MgmtnError(f"epochs and image size must be at least 1 (got {cfg.epochs} and {cfg.image_size})")
     unet_info = unet_record(unet) if model_name in MASK_MODELS else None  # a wrong --unet fails before any work
