@@ -105,7 +105,7 @@ PROFILES: dict[str, Profile] = {
         "smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
         synth_images=3000,
         unet=UNetConfig(epochs=4),
-        train=TrainConfig(lr=1e-3, epochs=6, select_images=300),
+        train=TrainConfig(lr=1e-3, epochs=5, select_images=300),
         # The ablation pages' smoke runs show that the studies run, not what they find: a small scale.
         ablation=dict(train_limit=200, select_images=100, epochs=2)),
     "cpu": Profile(
