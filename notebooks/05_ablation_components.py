@@ -34,8 +34,9 @@
 #
 # Differences between these rows are small in the paper (0.05 to 1.1 points),
 # so they can only be read against the run-to-run noise: the baseline and
-# full MGMTN are trained with two seeds each, and every gain is judged
-# against the larger spread between seeds.
+# full MGMTN are trained with two seeds each (on real faces, every row is),
+# and every gain is judged against the largest range between the seeds of
+# any row.
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -71,8 +72,8 @@ paper = pd.concat([TABLE3, TABLE4.loc[[1.0]].set_axis(["aml-gr4"])])  # aml-gr4:
 # images, every row with two seeds. Scores are on the whole validation split
 # at threshold 0.5; validation numbers, not CelebA test numbers. The figure
 # shows each row's gain over the baseline, ours beside the paper's, with our
-# seed noise shaded (the largest range between the two seeds of the baseline
-# or full MGMTN); the table gives the levels.
+# seed noise shaded (the largest range between the two seeds of any row);
+# the table gives the levels.
 
 # %% tags=["hide-input"]
 report = ablations.present("components", results.RESULTS / committed, "model", "global", paper)

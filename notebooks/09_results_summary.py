@@ -143,7 +143,7 @@ def alignment_text() -> str:
 
 
 ABLATIONS = results.RESULTS / "ablations-celeba-subset"
-NOISE = ablations.measured_noise(ABLATIONS)  # None until the baseline and MGMTN have two seeds each
+NOISE = ablations.measured_noise(ABLATIONS)  # None until a row of Table 3 has two seeds
 
 
 def component_steps() -> str:

@@ -147,8 +147,10 @@ def versus(summary: pd.DataFrame, reference, noise: pd.Series) -> pd.DataFrame:
 
 
 def measured_noise(root: Path) -> pd.Series | None:
-    """The noise of the seed-repeated runs (baseline and full MGMTN) under ``root``; None until they exist."""
-    table = study_table([Run(m, seed=s) for m in ("global", "mgmtn") for s in NOISE_SEEDS], root)
+    """The run-to-run noise under ``root``: the largest seed range among the rows of Table 3 run with
+    several seeds (the baseline and full MGMTN always are; any other row with ``ablate --seeds``);
+    None until one has been."""
+    table = study_table(list(STUDIES["components"]), root)
     if table.empty:
         return None
     summary = by_setting(table, "model")
