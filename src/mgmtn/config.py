@@ -104,7 +104,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke", "synthetic faces, tiny models: proves the code runs on a CPU in minutes",
         synth_images=3000,
-        unet=UNetConfig(epochs=4),
+        unet=UNetConfig(input_size=48, epochs=4),
         train=TrainConfig(lr=1e-3, epochs=5, select_images=300),
         # The ablation pages' smoke runs show that the studies run, not what they find: a small scale.
         ablation=dict(train_limit=200, select_images=100, epochs=2)),
