@@ -189,9 +189,8 @@ def verdicts(report: pd.DataFrame, reference, noise: pd.Series) -> list[str]:
             gain = row[metric] - report.loc[reference, metric]
             judged = "beyond" if abs(gain) > noise[metric] else "within"
             part = f"{metric} {gain:+.2f} points ({judged} the seed noise of {noise[metric]:.2f})"
-            claimed = row[f"paper {metric}"] - report.loc[reference, f"paper {metric}"] \
-                if f"paper {metric}" in report else float("nan")
-            if pd.notna(claimed):
+            paper = report.get(f"paper {metric}")
+            if paper is not None and pd.notna(claimed := paper[setting] - paper[reference]):
                 part += f", paper {claimed:+.2f}: {agreement(claimed, gain, noise[metric])}"
             parts.append(part)
         lines.append(f"{setting} vs {reference}: " + "; ".join(parts))
