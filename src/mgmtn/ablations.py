@@ -229,10 +229,11 @@ def component_gains(report: pd.DataFrame, noise: pd.Series) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def compact(report: pd.DataFrame, reference) -> pd.DataFrame:
+def compact(report: pd.DataFrame) -> pd.DataFrame:
     """``study_report`` for a page: short column names and no flag columns (the verdicts say what they said)."""
-    names = {"accuracy": "acc", "accuracy spread": "acc range", "mA spread": "mA range",
-             f"accuracy vs {reference}": "acc gain", f"mA vs {reference}": "mA gain", "paper accuracy": "paper acc"}
+    names = {"accuracy": "acc", "accuracy spread": "acc range", "mA spread": "mA range", "paper accuracy": "paper acc"}
+    # The gain columns keep the reference's name from before any relabelling (``present``'s labels).
+    names |= {c: f"{c.split(' vs ')[0].replace('accuracy', 'acc')} gain" for c in report if " vs " in c}
     flags = [c for c in report if c.endswith(": beyond noise")]
     return report.drop(columns=flags).rename(columns=names).round(2)
 
@@ -260,7 +261,7 @@ def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | N
     if judged:
         ablation_gains(report, reference, noise)
         plt.show()
-    display(compact(report, reference))
+    display(compact(report))
     if judged:
         print("\n".join(verdicts(report, reference, noise)))
         print(f"\nby accuracy, ours: {ranking(report, 'accuracy', noise.accuracy)}")
