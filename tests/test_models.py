@@ -10,7 +10,7 @@ import torch
 from mgmtn.attributes import GROUPS, attribute_index
 from mgmtn.errors import MgmtnError
 from mgmtn.models import MASK_MODELS, MODEL_NAMES, ModelOutput, UNet, build_model, create_backbone
-from mgmtn.models.mgmtn import ATTENTION_KINDS, MGMTN, feature_regions, scale_masks
+from mgmtn.models.mgmtn import ATTENTION_KINDS, MGMTN, feature_regions, pool_global, scale_masks
 from mgmtn.models.unet import mask_counts, mask_f1
 
 SIZE = 64
@@ -196,6 +196,14 @@ def test_positions_lie_in_group_regions(unet, images):
         rows, cols = positions // width, positions % width
         assert rows.max() < height // 2 and cols.max() < width // 2
     assert out.extras["positions"]["F5"].shape == (2, model.backbone.feature_info.channels()[-1])
+
+
+def test_an_average_pooled_global_feature_still_gives_its_argmax_cells():
+    x = torch.zeros(1, 2, 2, 2)
+    x[0, 0, 1, 0], x[0, 1, 0, 1] = 3.0, 5.0
+    pooled, positions = pool_global(x, "avg")
+    torch.testing.assert_close(pooled, torch.tensor([[0.75, 1.25]]))
+    assert positions.tolist() == [[2, 1]] and pool_global(x, "max")[1].tolist() == [[2, 1]]
 
 
 # --- backbone ----------------------------------------------------------------------------------

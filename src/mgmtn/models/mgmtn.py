@@ -97,11 +97,12 @@ def masked_max(x: Tensor, region: Tensor) -> tuple[Tensor, Tensor]:
     return x.masked_fill(~region.unsqueeze(2), float("-inf")).flatten(-2).max(-1)
 
 
-def pool_global(x: Tensor, kind: str) -> tuple[Tensor, Tensor | None]:
-    """(B, C, H, W) -> (B, C) pooled, and the flat argmax positions when ``kind`` is 'max'."""
+def pool_global(x: Tensor, kind: str) -> tuple[Tensor, Tensor]:
+    """(B, C, H, W) -> (B, C) pooled, and each channel's flat argmax cell: the one a max pool keeps,
+    which Fig. 8 marks (an average pool looks at every cell; its argmax is where a max pool would look)."""
     if kind == "max":
         return x.flatten(-2).max(-1)
-    return x.mean((-2, -1)), None
+    return x.mean((-2, -1)), x.flatten(-2).argmax(-1)
 
 
 class GroupChannelAttention(nn.Module):
