@@ -91,6 +91,13 @@ COMPARISON[["source"]]
 ablations.present("comparison", results.RESULTS / committed, "model", "global", paper);
 
 # %% [markdown]
+# Read the comparison methods' mA with care: the `cpu` recipe starts each
+# attribute logit at its label log-odds (`bias_init`), but only in the MGMTN
+# family; the comparison models start their new classifier heads at zero and
+# get the same 6 epochs on 3,000 images, so a shortfall in mA (a run under 70%
+# is not yet a finding) may come from that start rather than from the method.
+
+# %% [markdown]
 # ## Run it yourself
 #
 # The cells below train every method in the profile this page was executed
