@@ -67,13 +67,16 @@ results-recipe: venv
 # The ablation studies (Tables 3 and 4, Fig. 9) on the real subset. Every run starts its backbone from the
 # stage-1 `global` model of its seed (make results-cpu), then trains at the cpu profile's ablation scale (the
 # first 3,000 training images, 1,000 selection images, 6 epochs); scores on the whole val split. Table 3 and
-# Fig. 9 run every row with each of SEEDS; Table 4's mask scales and the comparison methods run with the first
-# seed only, shown beside the baseline's seed spread.
+# Fig. 9 run every row with each of SEEDS, the baseline and MGMTN also with each of NOISE_SEEDS
+# (mgmtn.ablations.NOISE_SEEDS); Table 4's mask scales and the comparison methods run with the first seed only,
+# shown beside the baseline's seed spread.
 ABLATIONS := results/ablations-celeba-subset
 ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --stage1 $(RESULTS) \
 	--out $(ABLATIONS)
+NOISE_SEEDS := 0 1 2
 
 results-ablations: venv
+	$(MAKE) results-cpu SEEDS="$(sort $(SEEDS) $(NOISE_SEEDS))" CPU_MODELS=global
 	$(ABLATE) --seeds $(SEEDS) --study components --study fusion
 	$(ABLATE) --seeds $(firstword $(SEEDS)) --study mask-scale
 	for run in global-seed0 mgmtn-seed0; do \
@@ -83,6 +86,7 @@ results-ablations: venv
 
 # The comparison methods of Table 2 on the same protocol, beside the baseline and MGMTN runs of the ablations.
 results-comparison: venv
+	$(MAKE) results-cpu SEEDS="$(sort $(SEEDS) $(NOISE_SEEDS))" CPU_MODELS=global
 	$(ABLATE) --seeds $(firstword $(SEEDS)) --study comparison
 
 # LFWA: page 11 in the cpu profile on the LFWA subset, fine-tuning from the committed CelebA-subset runs.

@@ -15,7 +15,7 @@ def test_studies_cover_the_papers_rows_and_runs_are_named_uniquely():
                                                          "mgmtn-sa", "mgmtn-ca-sa"}
     assert [r.mask_scale for r in STUDIES["mask-scale"]] == [0.64, 0.81, 1.0, 1.21, 1.44]
     runs = study_runs(list(STUDIES))
-    assert len({r.name for r in runs}) == len(runs) == 19  # shared runs appear once
+    assert len({r.name for r in runs}) == len(runs) == 21  # shared runs appear once
     assert Run("aml-gr4", 0.81, 1).name == "aml-gr4-scale0.81-seed1"
     with pytest.raises(MgmtnError, match="unknown study"):
         study_runs(["tables"])
@@ -85,7 +85,7 @@ def test_the_papers_gains_are_borne_out_only_beyond_the_noise():
 
 def test_extra_seeds_repeat_every_row_and_are_read_back_from_disk(tmp_path):
     runs = study_runs(["fusion"], seeds=(0, 1))
-    assert Run("aml-gr34", seed=1) in runs and len(runs) == len(set(runs)) == 8
+    assert Run("aml-gr34", seed=1) in runs and len(runs) == len(set(runs)) == 10
     for name in ("mgmtn-seed2", "mgmtn-sa-seed1", "mgmtn-seedling"):
         (tmp_path / name).mkdir()
     assert seeds_on_disk([Run("mgmtn")], tmp_path) == [Run("mgmtn"), Run("mgmtn", seed=2)]

@@ -15,7 +15,8 @@ from mgmtn.data.splits import carve_selection
 from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.errors import DataError
 from mgmtn.losses import build_loss
-from mgmtn.models import build_model
+from mgmtn.models import build_model, build_objective
+from mgmtn.models.prior import start_at_prior
 from mgmtn.optim import build_optimizer, build_schedule
 
 
@@ -116,11 +117,14 @@ def test_efl_with_a_per_attribute_alpha_matches_a_hand_computed_case():
 
 def test_bias_init_gives_the_label_priors_at_step_zero():
     prior = np.linspace(0.02, 0.9, 40)
-    for name in ("global", "ag"):
+    for name in ("global", "ag", "dmm-cnn", "mgg-net", "far-amtn"):
         model = build_model(name, backbone="tiny").eval()
-        model.init_bias(prior)
+        start_at_prior(model, prior)
         probs = model(torch.randn(3, 3, 32, 32)).logits.sigmoid()
         assert torch.allclose(probs, torch.tensor(prior, dtype=torch.float32).expand(3, -1), atol=1e-5)
+    # A balanced loss's best constant is 0.5: those objectives say so, and training leaves their heads alone.
+    assert [build_objective(name, build_model(name, backbone="tiny")).balanced
+            for name in ("mgg-net", "mgg-net-balanced", "cascade")] == [False, True, True]
 
 
 def test_adamw_decays_weights_only_and_the_cosine_schedule_warms_up():

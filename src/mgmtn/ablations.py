@@ -39,7 +39,7 @@ class Run:
         return self.model if self.mask_scale == 1.0 else f"{self.model}-scale{self.mask_scale:g}"
 
 
-NOISE_SEEDS = (0, 1)  # the baseline and full MGMTN run with each, to measure run-to-run noise
+NOISE_SEEDS = (0, 1, 2)  # the baseline and full MGMTN run with each, to measure run-to-run noise (Makefile too)
 STUDIES: dict[str, tuple[Run, ...]] = {
     # Table 3: baseline, +AG, +AML (F4 only, Table 4's model; and F3+F4 joined with the global feature, row 3),
     # +G2FF with CA, SA, CA-SA.

@@ -34,6 +34,7 @@ from mgmtn.masks.cache import annotate, load_boxes
 from mgmtn.models import LANDMARK_MODELS, MASK_MODELS, MGMTN, MODEL_NAMES, Objective, build_model, build_objective
 from mgmtn.models.landmarks import LandmarkDataset
 from mgmtn.models.objective import predict_logits
+from mgmtn.models.prior import start_at_prior
 from mgmtn.optim import build_optimizer, build_schedule
 from mgmtn.provenance import record, write_json
 from mgmtn.models.unet import UNet
@@ -227,10 +228,14 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
         raise MgmtnError(f"{out}: nothing to resume (no last.pt)" if resume else
                          f"{out} already holds a run: pass --resume or choose another folder")
     model = model_from_config(config).to(device)
+    objective = build_objective(model_name, model)
+    # A balanced loss's constant best guess is 0.5, not the prior; a model without output layers keeps its own.
+    config["starts_at_prior"] = bool(cfg.bias_init and not init and hasattr(model, "output_layers")
+                                     and not (objective and objective.balanced))
     if init and not resume:
         _load_init(model, Path(init), config)
-    elif cfg.bias_init and isinstance(model, MGMTN):
-        model.init_bias(prior)
+    elif config["starts_at_prior"]:
+        start_at_prior(model, prior)
     if backbone_from and not resume:
         _load_backbone(model, Path(backbone_from), config)
     if is_main() and not resume:
@@ -238,7 +243,7 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     if cfg.stage_epochs and isinstance(model, MGMTN) and model_name != "global":
         _warm_start(model, loaders, cfg, config, out, device, seed, prior)
     history = _fit(model, loaders, cfg, cfg.epochs, out, {"config": config}, device, seed, resume, stop_after,
-                   build_objective(model_name, model), prior)
+                   objective, prior)
     if is_main() and len(history) == cfg.epochs:
         seconds = float((history["train_seconds"] + history["eval_seconds"]).sum())
         write_json(out / "train.json", record(device, config=config, wall_seconds=round(seconds, 1),

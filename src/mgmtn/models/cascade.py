@@ -167,6 +167,8 @@ class CascadeNet(TrunkModel):
 class CascadeObjective(Objective):
     """Eq. 6 with balanced batches; after each epoch, attributes whose validation loss stalled stop."""
 
+    balanced = True
+
     def __init__(self, alpha: float = 1.0, beta: float = 1.0, patience: int = 2, tolerance: float = 0.01):
         super().__init__()
         self.alpha, self.beta, self.patience, self.tolerance = alpha, beta, patience, tolerance

@@ -114,6 +114,11 @@ class DMMCNN(TrunkModel):
         self.register_buffer("to_celeba", order.argsort(), persistent=False)
         self.register_buffer("thresholds", torch.zeros(NUM_ATTRIBUTES))
 
+    def output_layers(self) -> list[tuple[nn.Module, Tensor]]:
+        """Each branch's last layer and the attributes of its rows (``mgmtn.models.prior``)."""
+        return [(branch[-1], torch.tensor([attribute_index(name) for name in names]))
+                for branch, names in ((self.objective_branch, OBJECTIVE), (self.subjective_branch, SUBJECTIVE))]
+
     def forward(self, x: Tensor) -> ModelOutput:
         """Logits are score - threshold; ``extras`` holds the scores and the 1-level SPP vector."""
         fmap = self.backbone(x)[-1]

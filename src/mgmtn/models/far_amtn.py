@@ -48,7 +48,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from mgmtn.attributes import NUM_GROUPS
+from mgmtn.attributes import NUM_ATTRIBUTES, NUM_GROUPS
 from mgmtn.models.heads import GROUP_OF_ATTRIBUTE, AttributeLinear
 from mgmtn.models.objective import Objective, attribute_bce
 from mgmtn.models.output import ModelOutput
@@ -106,6 +106,10 @@ class FARAMTN(TrunkModel):
         self.attention = SharedGroupAttention(self.feature_dim)
         self.fusion = CrossGroupFusion(self.feature_dim)
         self.head = AttributeLinear(self.feature_dim)
+
+    def output_layers(self) -> list[tuple[nn.Module, Tensor]]:
+        """The per-attribute classifiers (``mgmtn.models.prior``)."""
+        return [(self.head, torch.arange(NUM_ATTRIBUTES))]
 
     def forward(self, x: Tensor) -> ModelOutput:
         groups, maps = self.attention(self.backbone(x)[-1])

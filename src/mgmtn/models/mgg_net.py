@@ -110,6 +110,10 @@ class MGGNet(TrunkModel):
         self.heads = nn.ModuleList(AttributeLinear(c) for c in blocks)
         self.base = nn.Linear(self.feature_dim, NUM_ATTRIBUTES)
 
+    def output_layers(self) -> list[tuple[nn.Module, Tensor]]:
+        """The base classifier and each block's per-attribute classifiers (``mgmtn.models.prior``)."""
+        return [(layer, torch.arange(NUM_ATTRIBUTES)) for layer in (self.base, *self.heads)]
+
     def forward(self, x: Tensor) -> ModelOutput:
         *maps, last = self.backbone(x)
         base = self.base(last.mean((-2, -1)))

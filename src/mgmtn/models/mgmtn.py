@@ -226,20 +226,11 @@ class MGMTN(nn.Module):
             self.unet.eval()
         return self
 
-    @torch.no_grad()
-    def init_bias(self, prior) -> None:
-        """Start at the label priors: each attribute's last layer gets zero weights and its log-odds as bias.
-
-        From scratch the logits then begin where the constant best guess is,
-        instead of spending the first steps learning 40 base rates.
-        """
-        prior = torch.as_tensor(prior, dtype=torch.float64).clamp(1e-4, 1 - 1e-4)
-        log_odds = (prior / (1 - prior)).log().float()
-        layers = ([(self.head[-1], torch.arange(NUM_ATTRIBUTES))] if not self.grouped else
-                  [(head[-1], torch.tensor(rows)) for head, rows in zip(self.head.heads, group_indices().values())])
-        for layer, rows in layers:
-            layer.weight.zero_()
-            layer.bias.copy_(log_odds[rows])
+    def output_layers(self) -> list[tuple[nn.Module, Tensor]]:
+        """The last layer of each classifier head and the attributes of its rows (``mgmtn.models.prior``)."""
+        if not self.grouped:
+            return [(self.head[-1], torch.arange(NUM_ATTRIBUTES))]
+        return [(head[-1], torch.tensor(rows)) for head, rows in zip(self.head.heads, group_indices().values())]
 
     @torch.no_grad()
     def predict_masks(self, x: Tensor) -> Tensor:

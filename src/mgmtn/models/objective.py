@@ -64,7 +64,14 @@ def balance_weights(targets: Tensor) -> Tensor:
 
 
 class Objective(nn.Module):
-    """A Task (``mgmtn.engine.Task``) whose state is a module's: parameters are trained, buffers checkpointed."""
+    """A Task (``mgmtn.engine.Task``) whose state is a module's: parameters are trained, buffers checkpointed.
+
+    ``balanced``: the loss weighs each attribute's positives and negatives
+    equally, so its constant best guess is 0.5, not the label prior, and the
+    model does not start at the prior (``mgmtn.models.prior``).
+    """
+
+    balanced: bool = False
 
     def loss(self, model: nn.Module, batch: dict) -> Tensor:
         raise NotImplementedError
