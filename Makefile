@@ -95,7 +95,7 @@ LFWA ?= ../shared/data/lfwa-subset
 results-lfwa: sync
 	$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-cpu.ipynb --cwd $(CURDIR) -p profile cpu \
 		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(RESULTS) \
-		-p celeba_run_name '{model}-seed0' -p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib \
+		-p celeba_run_name '{model}-seed0' -p scratch_epochs 20 -p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib \
 		-p output_dir $(CURDIR)/results/lfwa-subset
 
 # Does face alignment matter? A CelebA-trained cpu run scored on the LFWA subset's LFW frames, as they are and

@@ -34,8 +34,8 @@
 #
 # Differences between these rows are small in the paper (0.05 to 1.1 points),
 # so they can only be read against the run-to-run noise: the baseline and
-# full MGMTN are trained with two seeds each (on real faces, every row is),
-# and every gain is judged against the largest range between the seeds of
+# full MGMTN are trained with several seeds (on real faces three, and every
+# other row two), and every gain is judged against the largest range between the seeds of
 # any row.
 
 # %% tags=["parameters"]
@@ -69,10 +69,10 @@ paper = pd.concat([TABLE3, TABLE4.loc[[1.0]].set_axis(["aml-gr4"])])  # aml-gr4:
 # same stage-1 `global` model of its seed (ResNet18 from scratch at 112 px,
 # trained on 18,000 images of `../shared/data/celeba-subset` by `make
 # results-cpu`), then trains for 6 epochs on the first 3,000 training
-# images, every row with two seeds. Scores are on the whole validation split
+# images, every row with two seeds, the baseline and MGMTN with three. Scores are on the whole validation split
 # at threshold 0.5; validation numbers, not CelebA test numbers. The figure
 # shows each row's gain over the baseline, ours beside the paper's, with our
-# seed noise shaded (the largest range between the two seeds of any row);
+# seed noise shaded (the largest range between the seeds of any row);
 # the table gives the levels.
 
 # %% tags=["hide-input"]

@@ -47,9 +47,9 @@ from mgmtn.train_unet import page_unet
 #
 # Made with `make results-ablations` on the protocol of
 # {doc}`05_ablation_components` (the same stage-1 backbone, 6 epochs on
-# 3,000 images of `../shared/data/celeba-subset`, two seeds per row;
-# validation split, threshold 0.5): each fusion's gain over the global
-# feature alone, with our seed noise shaded. The paper's bars rise in the
+# 3,000 images of `../shared/data/celeba-subset`, two seeds per row, three
+# for Gl and G2FF; validation split, threshold 0.5): each fusion's gain over
+# the global feature alone, with our seed noise shaded. The paper's bars rise in the
 # order Gl < Gr4 < Gr4+Gr3 < G2FF; the ranking at the end gives ours, with
 # '≈' between rows closer than the seed noise.
 
