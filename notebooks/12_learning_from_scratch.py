@@ -83,7 +83,8 @@ study.round(2) if not study.empty else None
 # %% [markdown]
 # ## The chosen recipe at full scale: `global` and `mgmtn`, two seeds each
 #
-# `make results-cpu` trains both models with the `cpu` profile on all 18,000
+# (`global` has a third: `make results-ablations` trains it as the stage-1
+# start of its third seed.) `make results-cpu` trains both models with the `cpu` profile on all 18,000
 # training images left after the selection split. Operating points: threshold
 # 0.5; the one chosen on the selection split (`tuned_*`: the rule with the
 # best mean of accuracy and mA there, named in `rule`); and, for reading, the
