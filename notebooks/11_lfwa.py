@@ -134,7 +134,9 @@ index.describe()
 # images are present; otherwise (the real subset of `../shared/data/`, which
 # holds training-split images only) on the identity-disjoint part held out of
 # LFWA's training split. Each run's best epoch is chosen on a selection split
-# carved from the training identities that remain, as on CelebA. Such scores
+# carved from the images of the training identities that remain; unlike on
+# CelebA it is not split by person (the import writes no identity file), so
+# it may share people with the runs' training images. Such scores
 # are **held-out LFWA-train** numbers, not LFWA test numbers.
 
 # %%
