@@ -85,7 +85,10 @@ if real.empty:
     print(f"no committed runs under {results.RESULTS / committed}")
 else:
     by_run = real.assign(model=real.run.str.split("/").str[-1])
-    plots.scores_beside_paper(by_run, table2_ours("lfwa").reindex(real.model).set_axis(by_run.model),
+    floor = results.recorded_majority(results.RESULTS / real.run.iloc[0] / f"eval_{real.split.iloc[0]}.json")
+    if floor is not None:
+        print(f"majority class on the held-out identities: {floor['accuracy']:.2f}% accuracy, {floor['mA']:.2f}% mA")
+    plots.scores_beside_paper(by_run, table2_ours("lfwa").reindex(real.model).set_axis(by_run.model), floor,
                               paper_label="paper (LFWA test)")
     plt.show()
     real[["accuracy", "mA"]] *= 100

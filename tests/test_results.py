@@ -66,3 +66,20 @@ def test_attribute_figure_orders_by_the_first_model_and_scores_figure_spans_the_
     bars = plots.scores_beside_paper(runs).axes[0].containers[0]  # threshold 0.5: mean 89, seeds 88 to 90
     assert bars.lines[0].get_xdata()[0] == pytest.approx(89.0)
     assert bars.lines[2][0].get_segments()[0][:, 0] == pytest.approx([88.0, 90.0])
+
+
+def test_the_recorded_majority_floor_matches_the_one_from_labels(tmp_path):
+    import numpy as np
+
+    from mgmtn.attributes import ATTRIBUTES
+    from mgmtn.metrics import majority_scores
+
+    rng = np.random.default_rng(0)
+    train, scored = ((rng.random((n, 40)) < np.linspace(0.05, 0.95, 40)).astype(np.uint8) for n in (200, 50))
+    path = tmp_path / "eval_val.json"
+    path.write_text(json.dumps({"per_attribute": {name: {"positive_rate": float(rate)}
+                                                  for name, rate in zip(ATTRIBUTES, scored.mean(0))}}))
+    assert results.recorded_majority(path) is None  # no saved probabilities: no floor
+    np.savez(tmp_path / "eval_val.probs.npz", train_prior=train.mean(0))
+    expected = {k: 100 * v for k, v in majority_scores(train, scored).items()}
+    assert results.recorded_majority(path) == pytest.approx(expected)

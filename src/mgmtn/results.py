@@ -114,6 +114,28 @@ def majority(data_root: str | Path, split: str = "val") -> dict | None:
     return {k: 100 * v for k, v in scores.items()}
 
 
+def recorded_majority(evaluation: str | Path) -> dict | None:
+    """``majority`` from what ``mgmtn evaluate`` saved of a run, for data kept outside the repository (LFWA).
+
+    Each attribute's positive rate on the scored split (``eval_<split>.json``)
+    and its training prior (``eval_<split>.probs.npz``) are all the floor
+    needs; None where the probabilities were not saved.
+    """
+    import numpy as np
+
+    from mgmtn.attributes import ATTRIBUTES
+
+    path = Path(evaluation)
+    probs = path.with_suffix(".probs.npz")
+    if not probs.exists():
+        return None
+    with np.load(probs) as saved:
+        majority = saved["train_prior"] >= 0.5
+    rates = json.loads(path.read_text())["per_attribute"]
+    rate = np.array([rates[name]["positive_rate"] for name in ATTRIBUTES])
+    return {"accuracy": 100 * float(np.where(majority, rate, 1 - rate).mean()), "mA": 50.0}
+
+
 def trained_images(config: dict) -> int:
     """How many images a run trained on: its recorded split, or (older runs) the train partition and limit."""
     if config.get("split"):
