@@ -98,6 +98,14 @@ ablations.present("comparison", results.RESULTS / committed, "model", "global", 
 # cascade, start at their own heads instead: under such a loss the best
 # constant guess is 0.5, not the prior. Each run's `config.json` records
 # this as `starts_at_prior`.
+#
+# DMM-CNN and MGG-Net learn (far above the majority class) but stay below
+# the baseline's mA on this budget. Their selection-split mA levels off from
+# epoch 4 (each run's `metrics.csv`) while the baseline's still rises: both
+# add large new heads (DMM-CNN's fully connected stacks on max-pooled
+# pyramids, MGG-Net's graph layers and classifiers on F3 and F4) that get the
+# same 282 steps as the baseline's one linear layer. This is a finding about
+# the methods at this scale, not a claim about them at the paper's.
 
 # %% [markdown]
 # ## Run it yourself
