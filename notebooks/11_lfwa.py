@@ -63,6 +63,7 @@ import pandas as pd
 from mgmtn import plots, results
 from mgmtn.config import get_profile, home, resolve_data, run_dir
 from mgmtn.data.celeba import read_index
+from mgmtn.data.layout import IDENTITY_FILE
 from mgmtn.data.lfwa import SUMMARY_FILE, import_lfwa
 from mgmtn.data.lfwa_release import synthetic_release
 from mgmtn.evaluate import evaluate
@@ -80,7 +81,11 @@ from mgmtn.train_unet import evaluate_unet, page_unet, train_unet
 # They are held-out LFWA-train numbers, not LFWA test numbers. Every run
 # learnt (far above the majority-class floor printed below), but on 1,921
 # training faces the from-scratch runs stay below the fine-tuned ones, and
-# the baseline stays under 80% accuracy in both protocols.
+# the baseline stays under 80% accuracy in both protocols. Their best epochs
+# were chosen on a selection split drawn by image (`select_by_person`:
+# False): the import they were made from recorded no people, so the
+# selection images may share people with the training ones (a rerun of
+# `make results-lfwa` imports with each image's person and draws it by person).
 
 # %% tags=["hide-input"]
 real = results.evaluations(f"{committed}/*/eval_*.json")
@@ -95,7 +100,8 @@ else:
                               paper_label="paper (LFWA test)")
     plt.show()
     real[["accuracy", "mA"]] *= 100
-    display(real.set_index("run")[["split", "train_images", "epochs", "images", "accuracy", "mA"]].round(2))
+    display(real.set_index("run")[["split", "train_images", "epochs", "select_by_person", "images", "accuracy",
+                                   "mA"]].round(2))
     display(results.mask_table(f"{committed}/**/mask_f1*.json"))
 
 # %% [markdown]
@@ -129,8 +135,8 @@ else:
 release = Path(lfwa_root) if lfwa_root else synthetic_release(home() / "data" / "lfwa-synthetic", seed=seed)
 out = run_dir(output_dir, "11_lfwa", profile, release)
 lfwa = run_dir(None, f"lfwa-import-val{val_fraction}-seed{seed}", profile, release)  # never under results/
-if not (lfwa / SUMMARY_FILE).exists():
-    import_lfwa(release, lfwa, val_fraction=val_fraction, seed=seed)
+if not (lfwa / IDENTITY_FILE).exists():  # an import without it predates the identity file: redo it
+    import_lfwa(release, lfwa, val_fraction=val_fraction, seed=seed, force=True)
 summary = json.loads((lfwa / SUMMARY_FILE).read_text())
 index = read_index(lfwa)
 index.describe()
@@ -140,9 +146,8 @@ index.describe()
 # images are present; otherwise (the real subset of `../shared/data/`, which
 # holds training-split images only) on the identity-disjoint part held out of
 # LFWA's training split. Each run's best epoch is chosen on a selection split
-# carved from the images of the training identities that remain; unlike on
-# CelebA it is not split by person (the import writes no identity file), so
-# it may share people with the runs' training images. Such scores
+# carved from the training identities that remain, by person as on CelebA
+# (the import writes each image's person as `identity_CelebA.txt`). Such scores
 # are **held-out LFWA-train** numbers, not LFWA test numbers.
 
 # %%

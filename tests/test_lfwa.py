@@ -59,6 +59,9 @@ def test_import_round_trips_through_read_index(tmp_path, fmt):
     people = {name: {person(i) for i, p in partition.items() if p == code} for name, code in PARTITIONS.items()}
     assert len(people["val"]) == 2 and len(people["train"]) == 3  # 40% of the five train people
     assert not people["val"] & people["train"]
+    numbers = {person(i): k for i, k in zip(index.ids, index.identities)}  # the selection split's people
+    assert all(numbers[person(i)] == k for i, k in zip(index.ids, index.identities))
+    assert len(set(numbers.values())) == len(PEOPLE)
     assert summary["images"] == {"train": 6, "val": 4, "test": 6} and summary["missing"]["count"] == 0
     assert json.loads((tmp_path / "out" / SUMMARY_FILE).read_text()) == summary
     assert (index.root / IMAGE_DIR / index.ids[0]).is_symlink()

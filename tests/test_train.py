@@ -22,7 +22,7 @@ from mgmtn.errors import MgmtnError
 from mgmtn.data.celeba import load_image
 from mgmtn.evaluate import evaluate, predict
 from mgmtn.models.backbone import create_backbone
-from mgmtn.train import model_from_config, train
+from mgmtn.train import model_from_config, resolve_precision, train
 from mgmtn.train_unet import train_unet
 from photos import face_images, paste
 
@@ -139,9 +139,20 @@ def test_mask_models_require_a_unet(faces, tmp_path):
 
 
 def test_unknown_precision_is_refused_before_any_work(faces, tmp_path):
-    with pytest.raises(MgmtnError, match="precision must be fp32 or bf16"):
+    with pytest.raises(MgmtnError, match="precision must be one of auto, fp32, bf16"):
         train(faces, tmp_path / "x", "global", precision="fp16", **FAST)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_auto_precision_is_bf16_only_where_the_hardware_computes_it(monkeypatch, native):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert resolve_precision("auto", "cpu") == ("bf16" if native else "fp32")
+    assert resolve_precision("auto", "cuda") == "bf16" and resolve_precision("fp32", "cpu") == "fp32"
+    if not native:
+        with pytest.warns(UserWarning, match="emulated"):
+            assert resolve_precision("bf16", "cpu") == "bf16"
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
@@ -177,7 +188,9 @@ def test_backbone_weights_from_a_local_file(tmp_path):
 
 
 def test_init_starts_from_another_runs_weights_and_checks_the_architecture(faces, unet_run, tmp_path):
-    source = train(faces, tmp_path / "source", "global", **{**FAST, "epochs": 1})
+    source = train(faces, tmp_path / "source", "global", **{**FAST, "epochs": 1, "precision": "auto"})
+    recorded = json.loads((source / "config.json").read_text())["train"]["precision"]
+    assert recorded == resolve_precision("auto", "cpu")  # a run records the precision it used
     tuned = train(faces, tmp_path / "tuned", "global", init=source, **{**FAST, "epochs": 1, "lr": 0.0})
     a, b = (load_checkpoint(run / "best.pt")["model"] for run in (source, tuned))
     key = next(k for k in a if k.startswith("backbone.") and a[k].dim() > 1)

@@ -259,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start the backbone from this finished run's (any model on the same backbone)")
     train.add_argument("--random-init", action="store_true", help="random backbone weights, even in the paper profile")
     train.add_argument("--batch-size", type=int, default=None, help="(default: profile)")
-    train.add_argument("--precision", choices=("fp32", "bf16"), default=None,
-                       help="fp32, or bf16 autocast (CUDA, or a CPU with AVX-512 BF16) (default: profile)")
+    train.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                       help="fp32; bf16 autocast; auto: bf16 where the hardware computes it (CUDA, a CPU with "
+                            "AVX-512 BF16 or AMX), else fp32 (default: profile)")
     train.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: profile)")
     _run_options(train, _train)
 

@@ -60,7 +60,7 @@ class TrainConfig:
     loss: str = "efl"
     alpha: float | str | None = 0.25  # focal/EFL weight of positives; 'prior': 1 - the attribute's positive rate
     bias_init: bool = False  # start each attribute's logit at its label log-odds
-    precision: str = "fp32"  # 'bf16': autocast (CUDA, or a CPU with AVX-512 BF16)
+    precision: str = "fp32"  # 'bf16': autocast; 'auto': bf16 where the hardware has it (CUDA, AVX-512 BF16, AMX)
     mask_scale: float = 1.0
     global_pool: str = "max"  # how the global feature G1 is pooled from F5: 'max' (the paper's, Fig. 8) or 'avg'
     head_hidden: int = 512  # width of the heads' hidden layer (Fig. 4); 0: one linear layer per head
@@ -112,7 +112,7 @@ PROFILES: dict[str, Profile] = {
         "cpu", "the real CelebA subset at low resolution on 2 CPUs",
         synth_images=6000,
         unet=UNetConfig(epochs=3),
-        train=TrainConfig(backbone="resnet18", image_size=112, epochs=6, batch_size=64, precision="bf16",
+        train=TrainConfig(backbone="resnet18", image_size=112, epochs=6, batch_size=64, precision="auto",
                           **CPU_RECIPE, **CPU_CHOICES),
         ablation=dict(train_limit=3000, select_images=1000)),
     "paper": Profile(

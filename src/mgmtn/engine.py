@@ -74,6 +74,17 @@ def setup_distributed(device: str) -> str:
     return device
 
 
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bf16 in hardware: CUDA, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere oneDNN emulates it, an order of magnitude slower than float32
+    (a resnet18 step at 112 px, batch 64, on a 2-core AVX2 EPYC: 37 s against 2.7 s).
+    """
+    if torch.device(device).type == "cuda":
+        return True
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

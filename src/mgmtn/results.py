@@ -30,6 +30,8 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
                      "backbone": config["train"]["backbone"], "image_size": config["train"]["image_size"],
                      "epochs": config["train"]["epochs"], "seed": config["seed"],
                      "train_images": trained_images(config),
+                     "select_by_person": config.get("split", {}).get("select_identity_disjoint"),
+                     "precision": config["train"].get("precision"),
                      "data": Path(config["data"]["root"]).name, "split": result["split"],
                      "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
                      "tuned_accuracy": chosen.get("accuracy"), "tuned_mA": chosen.get("mA"), "rule": chosen.get("rule"),

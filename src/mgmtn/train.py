@@ -11,6 +11,7 @@ the model. The run folder it writes is all that ``mgmtn evaluate`` and
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, replace
 from itertools import chain
 from pathlib import Path
@@ -25,8 +26,8 @@ from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
 from mgmtn.data.splits import carve_selection
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.engine import (LoopConfig, check_run_folder, fit, is_main, load_checkpoint, make_loader, seed_everything,
-                          setup_distributed)
+from mgmtn.engine import (LoopConfig, check_run_folder, fit, is_main, load_checkpoint, make_loader, native_bf16,
+                          seed_everything, setup_distributed)
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
 from mgmtn.masks.annotators import default_annotator
@@ -173,6 +174,22 @@ def _load_backbone(model: torch.nn.Module, source: Path, config: dict) -> None:
         raise MgmtnError(f"{source}/best.pt lacks {len(missing)} backbone tensors (first: {missing[0]})")
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """'auto' is bf16 where ``device`` computes it natively (``engine.native_bf16``), else fp32.
+
+    An explicit bf16 is kept, with a warning where it is emulated.
+    """
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if precision == "bf16" and not native_bf16(device):
+        warnings.warn(f"bf16 on this {device} is emulated (no AVX-512 BF16 or AMX) and runs an order of magnitude "
+                      "slower than fp32; use --precision auto or fp32", stacklevel=3)
+    return precision
+
+
 def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: Path | None = None,
           device: str = "cpu", seed: int = 0, resume: bool = False, stop_after: int | None = None,
           init: Path | None = None, backbone_from: Path | None = None, **overrides) -> Path:
@@ -190,12 +207,13 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     if model_name in MASK_MODELS and unet is None:
         raise MgmtnError(f"model {model_name} needs a trained UNet: pass --unet RUN (from mgmtn train-unet)")
     cfg = replace(get_profile(profile).train, **{k: v for k, v in overrides.items() if v is not None})
-    if cfg.precision not in ("fp32", "bf16"):
-        raise MgmtnError(f"precision must be fp32 or bf16 (got {cfg.precision!r})")
+    if cfg.precision not in PRECISIONS:
+        raise MgmtnError(f"precision must be one of {', '.join(PRECISIONS)} (got {cfg.precision!r})")
     if cfg.epochs < 1 or cfg.image_size < 1:
         raise MgmtnError(f"epochs and image size must be at least 1 (got {cfg.epochs} and {cfg.image_size})")
     unet_info = unet_record(unet) if model_name in MASK_MODELS else None  # a wrong --unet fails before any work
     device = setup_distributed(device)
+    cfg = replace(cfg, precision=resolve_precision(cfg.precision, device))  # the run records what it used
     seed_everything(seed)
     index = read_index(data)
     train_index, select_index = carve_selection(index.split("train"), cfg.select_images)

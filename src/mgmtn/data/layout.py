@@ -77,6 +77,12 @@ def write_partition(root: Path, ids: Sequence[str], partition: Sequence[int]) ->
         f.writelines(f"{image_id} {int(p)}\n" for image_id, p in zip(ids, partition))
 
 
+def write_identities(root: Path, ids: Sequence[str], people: Sequence[int]) -> None:
+    """One line per image: ``<id> <person number>``, as CelebA's ``identity_CelebA.txt`` (no header)."""
+    with atomic_write(Path(root) / IDENTITY_FILE) as f:
+        f.writelines(f"{image_id} {int(k)}\n" for image_id, k in zip(ids, people))
+
+
 def write_landmarks(root: Path, ids: Sequence[str], landmarks: np.ndarray) -> None:
     """``landmarks`` is (N, 5, 2) pixel coordinates in CelebA's order, rounded as CelebA does."""
     rows = [" ".join(f"{int(round(v)):4d}" for v in pts.reshape(-1)) for pts in np.asarray(landmarks)]

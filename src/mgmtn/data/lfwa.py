@@ -27,7 +27,8 @@ import numpy as np
 import scipy.io
 
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.data.layout import IMAGE_DIR, PARTITIONS, atomic_write, write_attributes, write_partition
+from mgmtn.data.layout import (IMAGE_DIR, PARTITIONS, atomic_write, write_attributes, write_identities,
+                               write_partition)
 from mgmtn.errors import DataError, MgmtnError
 
 LABEL_FILE = "lfw_att_40.mat"
@@ -253,8 +254,11 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
     split. LFWA has no validation split, so partition 1 is carved from train
     by identity: a seeded ``val_fraction`` of the train split's identities
     (see ``carve_val``), all their images, so no person is in both train and
-    val. Images are symlinked under their LFW file names (copied where links
-    fail, or always with ``link=False``). The folder is built beside ``out``
+    val. Each image's person is written as CelebA's ``identity_CelebA.txt``
+    (people numbered in name order), so that a run's selection split is
+    carved by person here too (``mgmtn.data.splits``). Images are symlinked
+    under their LFW file names (copied where links fail, or always with
+    ``link=False``). The folder is built beside ``out``
     and renamed into place, so a failed import leaves no half-written ``out``;
     a non-empty ``out`` is replaced only with ``force``.
     """
@@ -286,6 +290,7 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
                       f"were skipped (first: {', '.join(missing[:3])})", stacklevel=2)
 
     ids = [files[r] for r in present]
+    people = {name: number for number, name in enumerate(sorted({identities[r] for r in present}), start=1)}
     codes = np.array([partition[r] for r in present])
     summary = {
         "out": str(out.resolve()),
@@ -304,6 +309,7 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
         summary["copied"] = len(ids) - summary["linked"]
         write_attributes(tmp, ids, labels[present])
         write_partition(tmp, ids, codes)
+        write_identities(tmp, ids, [people[identities[r]] for r in present])
         with atomic_write(tmp / SUMMARY_FILE) as f:
             json.dump(summary, f, indent=2)
     return summary
