@@ -40,6 +40,8 @@ def test_run_study_trains_scores_and_skips_finished_runs(tmp_path):
     run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
     config = json.loads((tmp_path / "staged" / "ag-seed1" / "config.json").read_text())
     assert config["backbone_from"] == str((tmp_path / "runs" / "global-seed1").resolve())
+    (tmp_path / "runs" / "global-seed1" / "best.pt").unlink()  # as in a fresh clone: weights are not committed
+    run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
 
 
 def test_differences_are_judged_against_the_seed_spread():

@@ -82,13 +82,17 @@ def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path 
     if unet is None and any(run.model in MASK_MODELS for run in runs):
         raise MgmtnError("these runs include mask-guided models: pass a trained UNet (--unet RUN)")
     starts = {run.seed: Path(stage1) / f"global-seed{run.seed}" for run in runs} if stage1 else {}
-    absent = [str(start) for start in starts.values() if not (start / "best.pt").exists()]
+    # Only runs still to train need their start: weights are not committed, finished runs are.
+    todo = [run for run in runs if not (Path(root) / run.name / f"eval_{split}.json").exists()]
+    absent = [str(starts[run.seed]) for run in todo
+              if run.seed in starts and not (starts[run.seed] / "best.pt").exists()]
     if absent:
-        raise MgmtnError(f"{absent[0]}: no finished stage-1 global run for this seed (make results-cpu trains it)")
+        raise MgmtnError(f"{absent[0]}: no finished stage-1 global run (best.pt) for this seed; make results-cpu "
+                         "trains it (results/ keeps no weights: a fresh clone trains its stage 1 into a new folder)")
     folders = {}
     for run in tqdm(runs, desc="ablation runs", unit="run"):
         out = Path(root) / run.name
-        if not (out / f"eval_{split}.json").exists():
+        if run in todo:
             if not (out / "train.json").exists():
                 train(data, out, run.model, profile=profile, unet=unet, device=device, seed=run.seed,
                       resume=(out / "last.pt").exists(), mask_scale=run.mask_scale,
