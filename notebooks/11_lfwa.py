@@ -164,16 +164,27 @@ print(f"scoring on: {label} ({index.describe()['per_partition'][split]} images)"
 # The better one guides MGMTN below.
 
 # %%
+def scored(path: Path, compute):
+    """The score saved at ``path`` for this page's split, else ``compute()``, which saves it there.
+
+    A finished step is not redone: the committed runs keep their scores but
+    not their weights, so a fresh clone rebuilds this page from the scores.
+    """
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    return saved if saved.get("split") == split else compute()
+
+
 annotate(lfwa, "dlib", progress=False)
 celeba = resolve_data(celeba_root, profile)
 celeba_unet = Path(celeba_unet) if celeba_unet else page_unet(celeba, profile, device=device, seed=seed)
 lfwa_unet = out / "unet-lfwa"
-if not (lfwa_unet / "unet.pt").exists():
+if not ((lfwa_unet / "unet.pt").exists() or (lfwa_unet / "mask_f1.json").exists()):
     train_unet(lfwa, lfwa_unet, profile=profile, annotator="dlib", device=device, seed=seed,
                resume=(lfwa_unet / "last.pt").exists())
-transfer = {"CelebA UNet": evaluate_unet(celeba_unet, lfwa, "dlib", split=split, device=device,
-                                         out=out / "mask_f1_celeba_unet.json"),
-            "LFWA UNet": evaluate_unet(lfwa_unet, lfwa, "dlib", split=split, device=device)}
+transfer = {"CelebA UNet": scored(out / "mask_f1_celeba_unet.json", lambda: evaluate_unet(
+                celeba_unet, lfwa, "dlib", split=split, device=device, out=out / "mask_f1_celeba_unet.json")),
+            "LFWA UNet": scored(lfwa_unet / "mask_f1.json",
+                                lambda: evaluate_unet(lfwa_unet, lfwa, "dlib", split=split, device=device))}
 masks = pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in transfer.items()}).T * 100
 unet = {"CelebA UNet": celeba_unet, "LFWA UNet": lfwa_unet}[masks["mean"].idxmax()]
 print(f"MGMTN uses the {masks['mean'].idxmax()} ({unet})")
@@ -211,7 +222,8 @@ for model in models:
         if not (run / "train.json").exists():
             train(lfwa, run, model, profile=profile, unet=unet, device=device, seed=seed,
                   resume=(run / "last.pt").exists(), **options)
-        runs[(model, protocol)] = evaluate(run, lfwa, split=split, device=device)
+        runs[(model, protocol)] = scored(run / f"eval_{split}.json",
+                                         lambda: evaluate(run, lfwa, split=split, device=device))
 
 # %% [markdown]
 # ### Beside the LFWA column of the papers' Table 2
