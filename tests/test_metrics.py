@@ -41,13 +41,31 @@ def test_mismatched_shapes_are_rejected():
         summary(np.zeros((3, 40)), np.zeros((3, 39)))
 
 
-def test_threshold_rule_is_chosen_on_held_out_folds():
+def test_tuned_thresholds_win_when_they_cost_no_accuracy():
     from mgmtn.evaluate import select_thresholds
 
     rng = np.random.default_rng(0)
     targets = (rng.random((400, 40)) < 0.2).astype(np.uint8)
-    # Scores that separate the classes around 0.3: the tuned rule must find that and beat the midpoint rule.
+    # Scores that separate the classes around 0.3: the tuned rule must find that and beat the prior-weighted ones.
     probs = np.clip(0.3 + np.where(targets, 0.1, -0.1) + rng.normal(0, 0.03, targets.shape), 0, 1)
     rule, rules, scores = select_thresholds(targets, probs, np.full(40, 0.9))
-    assert rule == "tuned" and scores["tuned"] > scores["midpoint"] and np.all(np.abs(rules["tuned"] - 0.3) < 0.1)
-    np.testing.assert_allclose(rules["midpoint"], 0.7)
+    assert rule == "tuned" and scores["tuned"]["mA"] > scores["prior 0.5"]["mA"]
+    assert np.all(np.abs(rules["tuned"] - 0.3) < 0.1)
+    np.testing.assert_allclose(rules["prior 0.5"], 0.7)
+    np.testing.assert_allclose(rules["prior 0.0"], 0.5)
+
+
+def test_the_chosen_point_spends_at_most_the_accuracy_budget():
+    from mgmtn.evaluate import ACCURACY_BUDGET, PRIOR_WEIGHTS, select_thresholds
+
+    rng = np.random.default_rng(1)
+    # Calibrated scores of rare attributes: 0.5 is the most accurate threshold, and every step towards the
+    # positive rate buys mA with accuracy, so the budget must stop the choice between the two ends.
+    truth = rng.random((4000, 40)) * 0.6
+    targets = (rng.random(truth.shape) < truth).astype(np.uint8)
+    rule, _, scores = select_thresholds(targets, truth, targets.mean(0))
+    floor = scores["prior 0.0"]["accuracy"] - ACCURACY_BUDGET
+    assert rule.startswith("prior") and rule != "prior 0.0" and scores[rule]["accuracy"] >= floor
+    assert scores[rule]["mA"] > scores["prior 0.0"]["mA"]
+    heavier = [f"prior {w:.1f}" for w in PRIOR_WEIGHTS if w > float(rule.split()[1])]
+    assert heavier and all(scores[name]["accuracy"] < floor for name in heavier)

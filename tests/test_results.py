@@ -83,3 +83,22 @@ def test_the_recorded_majority_floor_matches_the_one_from_labels(tmp_path):
     np.savez(tmp_path / "eval_val.probs.npz", train_prior=train.mean(0))
     expected = {k: 100 * v for k, v in majority_scores(train, scored).items()}
     assert results.recorded_majority(path) == pytest.approx(expected)
+
+
+def test_operating_curves_put_each_candidate_on_both_splits_and_mark_the_chosen_one(tmp_path):
+    from mgmtn import plots
+
+    candidates = {"prior 0.0": {"accuracy": 0.90, "mA": 0.74}, "prior 0.4": {"accuracy": 0.895, "mA": 0.78},
+                  "tuned": {"accuracy": 0.87, "mA": 0.82}}
+    (tmp_path / "s" / "global-seed0").mkdir(parents=True)
+    (tmp_path / "s" / "global-seed0" / "eval_val.json").write_text(json.dumps(
+        {"split": "val", "config": {"model": "global", "seed": 0},
+         "tuned_on_select": {"rule": "prior 0.4", "on_select": candidates,
+                             "by_rule": {k: {"accuracy": v["accuracy"] + 0.002, "mA": v["mA"]}
+                                         for k, v in candidates.items()}}}))
+    curves = results.operating_curves("s/*/eval_val.json", root=tmp_path)
+    assert len(curves) == 6 and set(curves["split"]) == {"selection", "val"}
+    chosen = curves[curves["chosen"]].set_index("split")
+    assert chosen.loc["selection", "accuracy"] == pytest.approx(89.5)
+    assert chosen.loc["val", "accuracy"] == pytest.approx(89.7)
+    assert len(plots.operating_curves(curves, target=(89.5, 78)).axes) == 2

@@ -94,6 +94,18 @@ def _evaluate(args) -> None:
     print(f"{args.split}: accuracy {result['accuracy']:.4f}, mA {result['mA']:.4f} ({result['images']} images)")
 
 
+def _rescore(args) -> None:
+    from mgmtn.data.celeba import read_index
+    from mgmtn.evaluate import rescore
+
+    index = read_index(Path(args.data))
+    for path in args.evaluations:
+        result = rescore(Path(path), index)
+        chosen = result.get("tuned_on_select", {})
+        print(f"{path}: accuracy {result['accuracy']:.4f}, mA {result['mA']:.4f} at 0.5"
+              + (f"; {chosen['accuracy']:.4f} / {chosen['mA']:.4f} at {chosen['rule']}" if chosen else ""))
+
+
 def _predict(args) -> None:
     from mgmtn.evaluate import predict
 
@@ -298,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
     evaluate.add_argument("--device", default="cpu")
     evaluate.set_defaults(handler=_evaluate)
+
+    rescore = verbs.add_parser("rescore", help="choose a saved evaluation's operating point again, without the model")
+    rescore.add_argument("evaluations", nargs="+", help="eval_SPLIT.json files with their .probs.npz")
+    rescore.add_argument("--data", required=True, help="the dataset folder they scored")
+    rescore.set_defaults(handler=_rescore)
 
     positions = verbs.add_parser("positions", help="where a run's max-pooled features fire (Fig. 8)")
     positions.add_argument("run", help="run folder")

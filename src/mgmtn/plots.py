@@ -272,3 +272,28 @@ def attribute_scores(per_attribute: dict[str, pd.DataFrame], metric: str = "bala
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def operating_curves(curves: pd.DataFrame, target: tuple[float, float] | None = None):
+    """Accuracy against mA (%) of each run's candidate operating points (``mgmtn.results.operating_curves``):
+    thresholds moved from 0.5 towards the positive rate (lines) and tuned per attribute (crosses), on the
+    selection split that chooses and the reported split that does not; the chosen point is ringed."""
+    splits = list(dict.fromkeys(curves["split"]))
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 4.2), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        part = curves[curves["split"] == split]
+        prior = part[part["rule"].str.startswith("prior")]
+        sns.lineplot(prior, x="mA", y="accuracy", hue="model", units="run", estimator=None, sort=False,
+                     marker=".", ax=ax, legend=ax is axes[0][0])
+        tuned = part[part["rule"] == "tuned"]
+        ax.scatter(tuned["mA"], tuned["accuracy"], marker="x", color="grey", label="tuned per attribute")
+        chosen = part[part["chosen"]]
+        ax.scatter(chosen["mA"], chosen["accuracy"], s=90, facecolors="none", edgecolors="black", label="chosen")
+        if target is not None:
+            ax.axhline(target[0], color="red", lw=0.8, ls=":")
+            ax.axvline(target[1], color="red", lw=0.8, ls=":", label="target")
+        ax.set(title=f"{split} split", xlabel="mA (%)", ylabel="accuracy (%)")
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig

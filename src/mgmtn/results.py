@@ -25,7 +25,7 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
         result = json.loads(path.read_text())
         config = result["config"]
         chosen = result.get("tuned_on_select", {})
-        midpoint = chosen.get("by_rule", {}).get("midpoint", {})
+        midpoint = chosen.get("by_rule", {}).get("prior 0.5", {})  # the midpoint rule
         rows.append({"run": str(path.parent.relative_to(root)), "model": config["model"],
                      "backbone": config["train"]["backbone"], "image_size": config["train"]["image_size"],
                      "epochs": config["train"]["epochs"], "seed": config["seed"],
@@ -59,6 +59,24 @@ def operating_points(frame: pd.DataFrame) -> pd.DataFrame:
     table[("run", "minutes")] = [round(m / 60, 1) if m is not None else None for m in minutes]
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     return table.round(2)
+
+
+def operating_curves(pattern: str, root: Path = RESULTS) -> pd.DataFrame:
+    """Every candidate operating point of each evaluation matching ``pattern`` (``mgmtn.evaluate.
+    select_thresholds``), in %: its accuracy and mA on the selection split, which chose it, and on the reported
+    split, which did not; ``chosen`` marks the one reported."""
+    rows = []
+    for path in sorted(root.glob(pattern)):
+        result = json.loads(path.read_text())
+        config, chosen = result["config"], result.get("tuned_on_select")
+        if not chosen:
+            continue
+        for rule, on_select in chosen["on_select"].items():
+            for split, scores in (("selection", on_select), (result["split"], chosen["by_rule"][rule])):
+                rows.append({"run": str(path.parent.relative_to(root)), "model": config["model"],
+                             "seed": config["seed"], "rule": rule, "split": split, "chosen": rule == chosen["rule"],
+                             "accuracy": 100 * scores["accuracy"], "mA": 100 * scores["mA"]})
+    return pd.DataFrame(rows)
 
 
 def alignment_effects(pattern: str = "align-lfwa-subset/*.json", root: Path = RESULTS) -> pd.DataFrame:
