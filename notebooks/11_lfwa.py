@@ -77,7 +77,9 @@ from mgmtn.train_unet import evaluate_unet, page_unet, train_unet
 #
 # `make results-lfwa` runs this page in the `cpu` profile on
 # `../shared/data/lfwa-subset` (3,000 images of LFWA's training split), with
-# the committed CelebA-subset runs as the starting point of fine-tuning.
+# the committed CelebA-subset runs as the starting point of fine-tuning
+# (made with the profile's earlier 112-of-126 crop, now in
+# `results/crop-celeba-subset`; the LFWA runs also cropped).
 # They are held-out LFWA-train numbers, not LFWA test numbers. Every run
 # learnt (far above the majority-class floor printed below), but on 1,921
 # training faces the from-scratch runs stay below the fine-tuned ones, and
