@@ -60,14 +60,14 @@ def select_thresholds(targets: np.ndarray, probs: np.ndarray,
     candidate's thresholds (the tuned ones tuned on the whole split) and every
     candidate's selection accuracy and mA.
     """
-    def score(t, p, thresholds):
+    def accuracy_and_ma(t, p, thresholds):
         summary = metrics.summary(t, p, thresholds)
         return {"accuracy": summary["accuracy"], "mA": summary["mA"]}
 
     rules = {f"prior {w:.1f}": 0.5 + w * (prior - 0.5) for w in PRIOR_WEIGHTS}
-    scores = {name: score(targets, probs, thresholds) for name, thresholds in rules.items()}
+    scores = {name: accuracy_and_ma(targets, probs, thresholds) for name, thresholds in rules.items()}
     folds = np.arange(len(targets)) % 2 == 0
-    held_out = [score(targets[~fold], probs[~fold], metrics.tune_thresholds(targets[fold], probs[fold], "mean"))
+    held_out = [accuracy_and_ma(targets[~fold], probs[~fold], metrics.tune_thresholds(targets[fold], probs[fold], "mean"))
                 for fold in (folds, ~folds)]
     rules["tuned"] = metrics.tune_thresholds(targets, probs, metric="mean")
     scores["tuned"] = {key: float(np.mean([s[key] for s in held_out])) for key in ("accuracy", "mA")}
