@@ -67,7 +67,8 @@ def select_thresholds(targets: np.ndarray, probs: np.ndarray,
     rules = {f"prior {w:.1f}": 0.5 + w * (prior - 0.5) for w in PRIOR_WEIGHTS}
     scores = {name: accuracy_and_ma(targets, probs, thresholds) for name, thresholds in rules.items()}
     folds = np.arange(len(targets)) % 2 == 0
-    held_out = [accuracy_and_ma(targets[~fold], probs[~fold], metrics.tune_thresholds(targets[fold], probs[fold], "mean"))
+    held_out = [accuracy_and_ma(targets[~fold], probs[~fold],
+                                metrics.tune_thresholds(targets[fold], probs[fold], "mean"))
                 for fold in (folds, ~folds)]
     rules["tuned"] = metrics.tune_thresholds(targets, probs, metric="mean")
     scores["tuned"] = {key: float(np.mean([s[key] for s in held_out])) for key in ("accuracy", "mA")}
