@@ -76,7 +76,7 @@ paper = COMPARISON[["celeba_accuracy", "celeba_mA"]].set_axis(["accuracy", "mA"]
 #
 # `make results-comparison`, on the protocol of {doc}`05_ablation_components`:
 # every method starts its ResNet18 backbone from the same stage-1 `global`
-# model (with the profile's earlier 112-of-126 crop, like the ablations)
+# model (with the paper's resize-then-crop framing, 112 px of 126, like the ablations)
 # and trains for 6 epochs on 3,000 images of
 # `../shared/data/celeba-subset` with its own objective, one seed each,
 # beside the three seeds of the baseline and MGMTN; scored on the whole

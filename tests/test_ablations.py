@@ -6,6 +6,7 @@ from mgmtn.ablations import (STUDIES, Run, agreement, by_setting, compact, compo
                              run_study, seeds_on_disk, study_runs, study_table, verdicts, versus)
 from mgmtn.config import ensure_synthetic
 from mgmtn.errors import MgmtnError
+from mgmtn.train import start_digest
 
 FAST = dict(epochs=1, image_size=32, train_limit=32, select_images=16, batch_size=16)
 
@@ -35,13 +36,23 @@ def test_run_study_trains_scores_and_skips_finished_runs(tmp_path):
     summary = by_setting(table, "model")
     assert summary.loc["global", "seeds"] == 2
     assert summary.loc["global", "accuracy spread"] == pytest.approx(table.accuracy.max() - table.accuracy.min())
-    with pytest.raises(MgmtnError, match="no finished stage-1 global run"):
-        run_study([Run("ag", seed=2)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
-    run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
+    stage1 = str(tmp_path / "runs" / "global-seed{seed}")
+    with pytest.raises(MgmtnError, match="put {seed} where the seed goes"):
+        run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
+    with pytest.raises(MgmtnError, match="no stage-1 weights"):
+        run_study([Run("ag", seed=2)], faces, tmp_path / "staged", "smoke", None, stage1=stage1, **FAST)
+    run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=stage1, **FAST)
     config = json.loads((tmp_path / "staged" / "ag-seed1" / "config.json").read_text())
     assert config["backbone_from"] == str((tmp_path / "runs" / "global-seed1").resolve())
+    assert config["start_sha256"] == start_digest(tmp_path / "runs" / "global-seed1")
+    # A stage 1 trained again is another start: no row may join those that started from the first one.
+    run_study([Run("global", seed=1)], faces, tmp_path / "again", "smoke", None, epochs=2,
+              **{k: v for k, v in FAST.items() if k != "epochs"})
+    with pytest.raises(MgmtnError, match="would mix starts"):
+        run_study([Run("global", seed=1)], faces, tmp_path / "staged", "smoke", None,
+                  stage1=str(tmp_path / "again" / "global-seed{seed}"), **FAST)
     (tmp_path / "runs" / "global-seed1" / "best.pt").unlink()  # as in a fresh clone: weights are not committed
-    run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
+    run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=stage1, **FAST)
 
 
 def test_differences_are_judged_against_the_seed_spread():

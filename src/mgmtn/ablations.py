@@ -66,29 +66,35 @@ def study_runs(names: list[str] | tuple[str, ...], seeds: tuple[int, ...] = ()) 
 
 
 def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path | None, device: str = "cpu",
-              split: str = "val", stage1: Path | None = None, **overrides) -> dict[Run, Path]:
+              split: str = "val", stage1: str | Path | None = None, **overrides) -> dict[Run, Path]:
     """Train (or resume) and score each run into ``root/<run.name>``; finished runs are skipped.
 
     The profile's ``ablation`` overrides (a reduced scale for many runs) apply
-    unless ``overrides`` sets the same option. ``stage1``: a folder of
-    finished ``global-seed<s>`` runs; each run then starts its backbone from
-    the one of its seed (the paper's stage 1), so the rows of a table share
-    their start.
+    unless ``overrides`` sets the same option. ``stage1``: the path of each
+    seed's finished stage-1 ``global`` run, with ``{seed}`` in it; each run
+    then starts its backbone from the one of its seed (the paper's stage 1),
+    so the rows of a table share their start. A row is never added to rows
+    of its seed that recorded another start (``start_sha256``).
     """
     from mgmtn.evaluate import evaluate
-    from mgmtn.train import train
+    from mgmtn.train import start_digest, train
 
     overrides = {**get_profile(profile).ablation, **{k: v for k, v in overrides.items() if v is not None}}
     if unet is None and any(run.model in MASK_MODELS for run in runs):
         raise MgmtnError("these runs include mask-guided models: pass a trained UNet (--unet RUN)")
-    starts = {run.seed: Path(stage1) / f"global-seed{run.seed}" for run in runs} if stage1 else {}
+    if stage1 and "{seed}" not in str(stage1):
+        raise MgmtnError(f"--stage1 {stage1}: put {{seed}} where the seed goes, e.g. runs/global-seed{{seed}}")
+    starts = {run.seed: Path(str(stage1).format(seed=run.seed)) for run in runs} if stage1 else {}
     # Only runs still to train need their start: weights are not committed, finished runs are.
     todo = [run for run in runs if not (Path(root) / run.name / f"eval_{split}.json").exists()]
-    absent = [str(starts[run.seed]) for run in todo
-              if run.seed in starts and not (starts[run.seed] / "best.pt").exists()]
-    if absent:
-        raise MgmtnError(f"{absent[0]}: no finished stage-1 global run (best.pt) for this seed; make results-cpu "
-                         "trains it (results/ keeps no weights: a fresh clone trains its stage 1 into a new folder)")
+    for seed in sorted({run.seed for run in todo if run.seed in starts}):
+        if not (starts[seed] / "best.pt").exists():
+            raise MgmtnError(f"{starts[seed]}: no stage-1 weights (best.pt) for seed {seed}; results/ keeps none, "
+                             "so train that run again (move a committed folder away first)")
+        recorded = _recorded_starts(Path(root), split).get(seed, set()) - {start_digest(starts[seed])}
+        if recorded:
+            raise MgmtnError(f"{starts[seed]}/best.pt is not the start that the finished seed-{seed} rows under "
+                             f"{root} record: adding rows would mix starts; restore those weights or use a new --out")
     folders = {}
     for run in tqdm(runs, desc="ablation runs", unit="run"):
         out = Path(root) / run.name
@@ -100,6 +106,16 @@ def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path 
             evaluate(out, data, split=split, device=device)
         folders[run] = out
     return folders
+
+
+def _recorded_starts(root: Path, split: str) -> dict[int, set[str]]:
+    """The start digests that the finished runs under ``root`` recorded, per seed (older runs recorded none)."""
+    found: dict[int, set[str]] = {}
+    for path in root.glob(f"*/eval_{split}.json"):
+        config = json.loads((path.parent / "config.json").read_text())
+        if config.get("start_sha256"):
+            found.setdefault(config["seed"], set()).add(config["start_sha256"])
+    return found
 
 
 def seeds_on_disk(runs: list[Run], root: Path) -> list[Run]:

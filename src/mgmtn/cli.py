@@ -55,7 +55,7 @@ def _train(args) -> None:
                 weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None,
                 backbone_from=Path(args.backbone_from) if args.backbone_from else None,
                 pretrained=False if args.random_init else None, batch_size=args.batch_size, workers=args.workers,
-                precision=args.precision)
+                precision=args.precision, resize_ratio=args.resize_ratio)
     print(f"run: {out}")
 
 
@@ -66,8 +66,8 @@ def _ablate(args) -> None:
     runs = study_runs(args.study or ["components", "mask-scale", "fusion"], seeds=tuple(args.seeds or ()))
     run_study(runs, resolve_data(args.data, args.profile), Path(args.out), args.profile,
               Path(args.unet) if args.unet else None, device=args.device, epochs=args.epochs,
-              stage1=Path(args.stage1) if args.stage1 else None,
-              train_limit=args.limit, select_images=args.select_images)
+              stage1=args.stage1,
+              train_limit=args.limit, select_images=args.select_images, resize_ratio=args.resize_ratio)
     print(study_table(runs, Path(args.out)).round(2).to_string(index=False))
 
 
@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--unet", default=None, help="train-unet run folder (mask-guided models)")
     train.add_argument("--backbone", default=None, help="timm backbone (default: profile)")
     train.add_argument("--image-size", type=int, default=None, help="input crop size (default: profile)")
+    train.add_argument("--resize-ratio", type=float, default=None,
+                       help="resize to image size x this, then crop (1: the whole frame; paper 256/227; default: "
+                            "profile)")
     train.add_argument("--weights", default=None, help="local backbone weights file (works offline)")
     train.add_argument("--loss", default=None, help="efl | focal | bce (default: profile)")
     train.add_argument("--stop-after", type=int, default=None, help="stop after N epochs; continue with --resume")
@@ -284,11 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="repeat for several (default: components, mask-scale, fusion)")
     ablate.add_argument("--unet", default=None, help="train-unet run folder")
     ablate.add_argument("--stage1", default=None,
-                        help="folder of finished global-seed<s> runs: each run starts its backbone from its seed's")
+                        help="each seed's finished stage-1 global run, {seed} in the path (runs/global-seed{seed}): "
+                             "every run starts its backbone from its seed's")
     ablate.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run every row with each of these seeds too (default: the study's own seeds)")
     ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
     ablate.add_argument("--epochs", type=int, default=None, help="(default: profile)")
+    ablate.add_argument("--resize-ratio", type=float, default=None,
+                        help="resize to image size x this, then crop (1: the whole frame; default: profile)")
     ablate.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     ablate.add_argument("--select-images", type=int, default=None,
                         help="size of the selection split carved from train (default: profile)")

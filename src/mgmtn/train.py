@@ -11,6 +11,7 @@ the model. The run folder it writes is all that ``mgmtn evaluate`` and
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import asdict, replace
 from itertools import chain
@@ -174,6 +175,18 @@ def _load_backbone(model: torch.nn.Module, source: Path, config: dict) -> None:
         raise MgmtnError(f"{source}/best.pt lacks {len(missing)} backbone tensors (first: {missing[0]})")
 
 
+def start_digest(run: Path) -> str:
+    """sha256 of a finished run's ``best.pt``: which weights a staged or fine-tuned run started from.
+
+    A folder name says where a start lived, not what it held: weights are not
+    committed, so a start retrained in another session is another start.
+    """
+    path = Path(run) / "best.pt"
+    if not path.exists():
+        raise MgmtnError(f"{path}: no such checkpoint (weights are not committed: train that run first)")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -237,7 +250,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
               "split": {"train": len(train_index), "select": len(select_index),
                         "select_identity_disjoint": index.identities is not None},
               "init": str(Path(init).resolve()) if init else None,
-              "backbone_from": str(Path(backbone_from).resolve()) if backbone_from else None}
+              "backbone_from": str(Path(backbone_from).resolve()) if backbone_from else None,
+              "start_sha256": start_digest(init or backbone_from) if init or backbone_from else None}
     if annotator:
         config["annotator"] = annotator  # whose keypoints gave the landmark targets
     out = Path(out)
