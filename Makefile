@@ -104,13 +104,15 @@ results-comparison: results-unet results-stage1
 	$(ABLATE) --seeds $(firstword $(SEEDS)) --study comparison
 
 # LFWA: page 11 in the cpu profile on the LFWA subset, fine-tuning from the committed CelebA-subset runs.
+# LFWA_ALIGN=True imports each LFW frame as its central face in CelebA's aligned frame (import-lfwa --align).
 LFWA ?= ../shared/data/lfwa-subset
+LFWA_ALIGN ?= False
 
 results-lfwa: sync
 	$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-cpu.ipynb --cwd $(CURDIR) -p profile cpu \
 		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(RESULTS) \
 		-p celeba_run_name '{model}-seed0' -p scratch_epochs 20 -p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib \
-		-p output_dir $(CURDIR)/results/lfwa-subset
+		-p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/results/lfwa-subset
 
 # Does face alignment matter? A CelebA-trained cpu run scored on the LFWA subset's LFW frames, as they are and
 # aligned (mgmtn align-effect); the import is a folder of links under build/.

@@ -47,6 +47,7 @@ device = "cpu"
 output_dir = None  # default: build/runs/<profile>-<data>/11_lfwa
 seed = 0
 val_fraction = 0.2  # share of LFWA training identities held out
+align_faces = False  # import each image as its central face in CelebA's aligned frame (mgmtn import-lfwa --align)
 models = ["global", "mgmtn"]
 protocols = ["scratch", "finetune"]
 finetune_lr_factor = 0.1  # fine-tuning runs at this fraction of the profile's learning rate
@@ -136,9 +137,10 @@ else:
 # %%
 release = Path(lfwa_root) if lfwa_root else synthetic_release(home() / "data" / "lfwa-synthetic", seed=seed)
 out = run_dir(output_dir, "11_lfwa", profile, release)
-lfwa = run_dir(None, f"lfwa-import-val{val_fraction}-seed{seed}", profile, release)  # never under results/
+suffix = "-aligned" if align_faces else ""
+lfwa = run_dir(None, f"lfwa-import-val{val_fraction}-seed{seed}{suffix}", profile, release)  # never under results/
 if not (lfwa / IDENTITY_FILE).exists():  # an import without it predates the identity file: redo it
-    import_lfwa(release, lfwa, val_fraction=val_fraction, seed=seed, force=True)
+    import_lfwa(release, lfwa, val_fraction=val_fraction, seed=seed, force=True, align=align_faces)
 summary = json.loads((lfwa / SUMMARY_FILE).read_text())
 index = read_index(lfwa)
 index.describe()

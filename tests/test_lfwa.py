@@ -258,3 +258,21 @@ def test_real_lfwa_subset_imports(lfwa_subset, tmp_path):
     train = {person(i) for i, p in zip(index.ids, index.partition) if p == PARTITIONS["train"]}
     assert not val & train
     assert main(["check", str(tmp_path / "lfwa")]) == 0
+
+
+def test_aligned_import_writes_each_central_face_in_celebas_frame(tmp_path, celeba_subset):
+    from photos import face_images, paste
+
+    from mgmtn.data.align import ALIGNED_SIZE
+
+    faces = face_images(celeba_subset, 2, step=1)
+    frames = {name: paste(faces[k % 2], (250, 250), (40, 20), scale=0.9) for k, name in enumerate(NAMES)}
+    frames[NAMES[3]] = Image.new("RGB", (250, 250), (90, 60, 30))  # no face to find: kept as it is, and named
+    write_release(tmp_path / "src", NAMES, LABELS, TRAIN, TEST, frames, "v5", label_file=LABEL_NAME["v5"])
+    summary = import_lfwa(tmp_path / "src", tmp_path / "lfwa", align=True)
+    missed = NAMES[3].split("\\")[1]
+    assert summary["aligned"] == {"faces": 15, "missed": 1, "first_missed": [missed]} and summary["linked"] == 0
+    images = tmp_path / "lfwa" / IMAGE_DIR
+    assert not any(p.is_symlink() for p in images.iterdir())
+    assert {Image.open(p).size for p in images.iterdir() if p.name != missed} == {ALIGNED_SIZE}
+    assert Image.open(images / missed).size == (250, 250)

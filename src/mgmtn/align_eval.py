@@ -21,19 +21,13 @@ from PIL import Image
 from mgmtn import metrics
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.config import TrainConfig
-from mgmtn.data.align import Face, FaceAligner
+from mgmtn.data.align import FaceAligner, central_face
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.transforms import EvalTransform
 from mgmtn.engine import make_loader
 from mgmtn.provenance import record, write_json
 from mgmtn.train import eval_transform, load_run, predict_probs
-
-
-def central_face(faces: list[Face], size: tuple[int, int]) -> Face:
-    """The face whose box centre is nearest the image centre (LFW centres each frame on its person)."""
-    centre = np.array(size) / 2
-    return min(faces, key=lambda face: np.linalg.norm((np.add(face.box[:2], face.box[2:]) / 2) - centre))
 
 
 @dataclass

@@ -177,10 +177,11 @@ def _import_lfwa(args) -> None:
     from mgmtn.data.lfwa import SUMMARY_FILE, import_lfwa
 
     summary = import_lfwa(Path(args.src), Path(args.out), val_fraction=args.val_fraction, seed=args.seed,
-                          link=not args.copy, force=args.force)
+                          link=not args.copy, force=args.force, align=args.align)
     counts = ", ".join(f"{k} {v}" for k, v in summary["images"].items())
-    print(f"{summary['out']}: {sum(summary['images'].values())} images ({counts}), "
-          f"{summary['linked']} linked, {summary['copied']} copied")
+    written = (f"{summary['aligned']['faces']} aligned, {summary['aligned']['missed']} without a face copied as "
+               "they are" if summary["aligned"] else f"{summary['linked']} linked, {summary['copied']} copied")
+    print(f"{summary['out']}: {sum(summary['images'].values())} images ({counts}), {written}")
     print(f"val: {summary['val_identities']['drawn']} of {summary['val_identities']['of_train_identities']} "
           f"LFWA train identities (val fraction {summary['val_fraction']}, seed {summary['seed']})")
     missing = summary["missing"]
@@ -234,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="share of LFWA train identities moved to partition 1, val (default 0.1)")
     lfwa.add_argument("--seed", type=int, default=0, help="seed of the val identity draw (default 0)")
     lfwa.add_argument("--copy", action="store_true", help="copy images instead of symlinking them")
+    lfwa.add_argument("--align", action="store_true",
+                      help="write each image's central face in CelebA's aligned frame (dlib) instead of the frame")
     lfwa.add_argument("--force", action="store_true", help="replace a non-empty OUT")
     lfwa.set_defaults(handler=_import_lfwa)
 

@@ -86,6 +86,12 @@ class FaceAligner:
                 for box, points in self.annotator.faces(photo)]
 
 
+def central_face(faces: list[Face], size: tuple[int, int]) -> Face:
+    """The face whose box centre is nearest the image centre (LFW centres each frame on its person)."""
+    centre = np.array(size) / 2
+    return min(faces, key=lambda face: np.linalg.norm((np.add(face.box[:2], face.box[2:]) / 2) - centre))
+
+
 def derive_template(images: Iterable[Image.Image]) -> tuple[np.ndarray, int]:
     """Mean five points of the largest face of each aligned image, and how many images had a face."""
     annotator = FaceAligner().annotator

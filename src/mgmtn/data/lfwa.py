@@ -25,6 +25,8 @@ from typing import Iterator
 import h5py
 import numpy as np
 import scipy.io
+from PIL import Image
+from tqdm.auto import tqdm
 
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.data.layout import (IMAGE_DIR, PARTITIONS, atomic_write, write_attributes, write_identities,
@@ -212,6 +214,29 @@ def _place_images(sources: list[Path], target: Path, ids: list[str], link: bool)
     return linked
 
 
+def _place_aligned(sources: list[Path], target: Path, ids: list[str]) -> dict:
+    """Write each image's central face warped into CelebA's aligned frame (``mgmtn.data.align``).
+
+    An image where dlib finds no face is copied as it is and named in the
+    returned record, so nothing is dropped silently.
+    """
+    from mgmtn.data.align import FaceAligner, central_face
+
+    aligner = FaceAligner()
+    target.mkdir()
+    missed = []
+    for source, image_id in zip(tqdm(sources, desc="aligning faces", unit="img"), ids):
+        with Image.open(source) as opened:
+            photo = opened.convert("RGB")
+        faces = aligner(photo)
+        if faces:
+            central_face(faces, photo.size).image(photo).save(target / image_id, quality=95)
+        else:
+            shutil.copyfile(source, target / image_id)
+            missed.append(image_id)
+    return {"faces": len(ids) - len(missed), "missed": len(missed), "first_missed": missed[:10]}
+
+
 def _replace(tmp: Path, out: Path) -> None:
     """Rename the finished ``tmp`` onto ``out``, moving an earlier ``out`` aside until that succeeded."""
     if not (out.exists() or out.is_symlink()):
@@ -247,7 +272,7 @@ def build_beside(out: Path) -> Iterator[Path]:
 
 
 def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0,
-                link: bool = True, force: bool = False) -> dict:
+                link: bool = True, force: bool = False, align: bool = False) -> dict:
     """Write LFWA under ``src`` as a CelebA-layout folder ``out``; returns the summary it saves.
 
     Partitions: 0 is LFWA's train split less the validation people, 2 its test
@@ -258,7 +283,9 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
     (people numbered in name order), so that a run's selection split is
     carved by person here too (``mgmtn.data.splits``). Images are symlinked
     under their LFW file names (copied where links fail, or always with
-    ``link=False``). The folder is built beside ``out``
+    ``link=False``); with ``align``, each is written as its central face in
+    CelebA's aligned frame instead, as CelebA's own images are (LFW frames
+    show the whole head and background). The folder is built beside ``out``
     and renamed into place, so a failed import leaves no half-written ``out``;
     a non-empty ``out`` is replaced only with ``force``.
     """
@@ -304,8 +331,9 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
         "not_in_split": len(names) - len(rows),
     }
     with build_beside(out) as tmp:
-        summary["linked"] = _place_images([folder / identities[r] / files[r] for r in present],
-                                          tmp / IMAGE_DIR, ids, link)
+        sources = [folder / identities[r] / files[r] for r in present]
+        summary["aligned"] = _place_aligned(sources, tmp / IMAGE_DIR, ids) if align else None
+        summary["linked"] = 0 if align else _place_images(sources, tmp / IMAGE_DIR, ids, link)
         summary["copied"] = len(ids) - summary["linked"]
         write_attributes(tmp, ids, labels[present])
         write_partition(tmp, ids, codes)
