@@ -102,3 +102,18 @@ def test_extra_seeds_repeat_every_row_and_are_read_back_from_disk(tmp_path):
     for name in ("mgmtn-seed2", "mgmtn-sa-seed1", "mgmtn-seedling"):
         (tmp_path / name).mkdir()
     assert seeds_on_disk([Run("mgmtn")], tmp_path) == [Run("mgmtn"), Run("mgmtn", seed=2)]
+
+
+def test_mask_guided_rows_never_join_rows_made_with_another_unet(tmp_path):
+    from mgmtn.train_unet import train_unet, unet_record
+
+    faces = ensure_synthetic(80, seed=5, root=tmp_path / "faces", progress=False)
+    first, second = tmp_path / "unet", tmp_path / "unet-again"
+    for folder, epochs in ((first, 1), (second, 2)):  # the same folder trained again would differ just as much
+        train_unet(faces, folder, epochs=epochs, input_size=32, train_limit=32, val_limit=16)
+    run_study([Run("aml-gr4")], faces, tmp_path / "runs", "smoke", first, **FAST)
+    config = json.loads((tmp_path / "runs" / "aml-gr4-seed0" / "config.json").read_text())
+    assert config["unet"]["sha256"] == unet_record(first)["sha256"] != unet_record(second)["sha256"]
+    with pytest.raises(MgmtnError, match="would mix masks"):
+        run_study([Run("mgmtn")], faces, tmp_path / "runs", "smoke", second, **FAST)
+    run_study([Run("global", seed=1)], faces, tmp_path / "runs", "smoke", second, **FAST)  # no masks: no check

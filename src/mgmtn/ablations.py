@@ -74,10 +74,12 @@ def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path 
     seed's finished stage-1 ``global`` run, with ``{seed}`` in it; each run
     then starts its backbone from the one of its seed (the paper's stage 1),
     so the rows of a table share their start. A row is never added to rows
-    of its seed that recorded another start (``start_sha256``).
+    of its seed that recorded another start (``start_sha256``), nor a
+    mask-guided row to rows that recorded another UNet.
     """
     from mgmtn.evaluate import evaluate
     from mgmtn.train import start_digest, train
+    from mgmtn.train_unet import unet_record
 
     overrides = {**get_profile(profile).ablation, **{k: v for k, v in overrides.items() if v is not None}}
     if unet is None and any(run.model in MASK_MODELS for run in runs):
@@ -87,14 +89,18 @@ def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path 
     starts = {run.seed: Path(str(stage1).format(seed=run.seed)) for run in runs} if stage1 else {}
     # Only runs still to train need their start: weights are not committed, finished runs are.
     todo = [run for run in runs if not (Path(root) / run.name / f"eval_{split}.json").exists()]
+    finished_starts, finished_unets = _recorded_inputs(Path(root), split)
     for seed in sorted({run.seed for run in todo if run.seed in starts}):
         if not (starts[seed] / "best.pt").exists():
             raise MgmtnError(f"{starts[seed]}: no stage-1 weights (best.pt) for seed {seed}; results/ keeps none, "
                              "so train that run again (move a committed folder away first)")
-        recorded = _recorded_starts(Path(root), split).get(seed, set()) - {start_digest(starts[seed])}
-        if recorded:
+        if finished_starts.get(seed, set()) - {start_digest(starts[seed])}:
             raise MgmtnError(f"{starts[seed]}/best.pt is not the start that the finished seed-{seed} rows under "
                              f"{root} record: adding rows would mix starts; restore those weights or use a new --out")
+    if unet is not None and any(run.model in MASK_MODELS for run in todo) and \
+            finished_unets - {unet_record(unet)["sha256"]}:
+        raise MgmtnError(f"{unet}: not the UNet that the finished mask-guided rows under {root} record: adding rows "
+                         "would mix masks; restore that UNet or use a new --out")
     folders = {}
     for run in tqdm(runs, desc="ablation runs", unit="run"):
         out = Path(root) / run.name
@@ -108,14 +114,18 @@ def run_study(runs: list[Run], data: Path, root: Path, profile: str, unet: Path 
     return folders
 
 
-def _recorded_starts(root: Path, split: str) -> dict[int, set[str]]:
-    """The start digests that the finished runs under ``root`` recorded, per seed (older runs recorded none)."""
-    found: dict[int, set[str]] = {}
+def _recorded_inputs(root: Path, split: str) -> tuple[dict[int, set[str]], set[str]]:
+    """What the finished runs under ``root`` started from: start digests per seed, and the digests of their UNets
+    (older runs recorded neither)."""
+    starts: dict[int, set[str]] = {}
+    unets: set[str] = set()
     for path in root.glob(f"*/eval_{split}.json"):
         config = json.loads((path.parent / "config.json").read_text())
         if config.get("start_sha256"):
-            found.setdefault(config["seed"], set()).add(config["start_sha256"])
-    return found
+            starts.setdefault(config["seed"], set()).add(config["start_sha256"])
+        if (config.get("unet") or {}).get("sha256"):
+            unets.add(config["unet"]["sha256"])
+    return starts, unets
 
 
 def seeds_on_disk(runs: list[Run], root: Path) -> list[Run]:

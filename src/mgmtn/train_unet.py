@@ -9,6 +9,7 @@ CelebA's test split with FaRL masks).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -140,9 +141,11 @@ def _unet_state(path: Path) -> dict:
 
 
 def unet_record(run: str | Path) -> dict:
-    """Where a trained UNet lives and its architecture, as recorded in an attribute run's config."""
+    """Where a trained UNet lives, its architecture and the sha256 of its weights, as an attribute run records it
+    (a UNet trained again in another session is another UNet, in the same folder)."""
     path = _unet_file(run).resolve()
-    return {"run": str(path), "architecture": _architecture(_unet_state(path)["config"])}
+    return {"run": str(path), "architecture": _architecture(_unet_state(path)["config"]),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def load_unet(run: str | Path) -> UNet:
