@@ -103,16 +103,21 @@ results-ablations: results-unet results-stage1
 results-comparison: results-unet results-stage1
 	$(ABLATE) --seeds $(firstword $(SEEDS)) --study comparison
 
-# LFWA: page 11 in the cpu profile on the LFWA subset, fine-tuning from the committed CelebA-subset runs.
-# LFWA_ALIGN=True imports each LFW frame as its central face in CelebA's aligned frame (import-lfwa --align).
+# LFWA: page 11 in the cpu profile on the LFWA subset. The fine-tuned runs start from CelebA-subset runs of the
+# cpu profile (seed 0) kept beside them in $(LFWA_OUT)/celeba-start, trained there by the page when absent:
+# weights are not committed, so the start and its fine-tune are made in one go, and its record stays with them.
+# The mask-guided runs need the CelebA UNet (make results-unet). LFWA_ALIGN=True imports each LFW frame as its
+# central face in CelebA's aligned frame (import-lfwa --align).
 LFWA ?= ../shared/data/lfwa-subset
 LFWA_ALIGN ?= False
+LFWA_OUT := results/lfwa-subset
 
 results-lfwa: sync
 	$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-cpu.ipynb --cwd $(CURDIR) -p profile cpu \
-		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(RESULTS) \
-		-p celeba_run_name '{model}-seed0' -p scratch_epochs 20 -p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib \
-		-p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/results/lfwa-subset
+		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) \
+		-p celeba_runs $(CURDIR)/$(LFWA_OUT)/celeba-start -p scratch_epochs 20 \
+		-p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(LFWA_OUT) \
+		$(LFWA_OPTIONS)
 
 # Does face alignment matter? A CelebA-trained cpu run scored on the LFWA subset's LFW frames, as they are and
 # aligned (mgmtn align-effect); the import is a folder of links under build/.
