@@ -12,7 +12,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-unet results-cpu results-stage1 results-recipe results-ablations results-comparison results-lfwa results-align
+.PHONY: book test unit nbval sync venv clean results-unet results-cpu results-stage1 results-recipe results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -118,6 +118,16 @@ results-lfwa: sync
 		-p celeba_runs $(CURDIR)/$(LFWA_OUT)/celeba-start -p scratch_epochs 20 \
 		-p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(LFWA_OUT) \
 		$(LFWA_OPTIONS)
+
+# Is the fine-tuning schedule the limit? Page 11's baseline fine-tuned with the from-scratch runs' schedule
+# (the profile's learning rate, 20 epochs) from a CelebA start of its own, trained beside it when absent.
+SCHEDULE_OUT := results/finetune-lfwa-subset/lr1.0-20ep
+
+results-lfwa-schedule: sync
+	$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-schedule.ipynb --cwd $(CURDIR) -p profile cpu \
+		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) \
+		-p celeba_runs $(CURDIR)/$(SCHEDULE_OUT)/celeba-start -y 'models: [global]' -y 'protocols: [finetune]' \
+		-p finetune_lr_factor 1.0 -p finetune_epochs 20 -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(SCHEDULE_OUT)
 
 # Does face alignment matter? A CelebA-trained cpu run scored on the LFWA subset's LFW frames, as they are and
 # aligned (mgmtn align-effect); the import is a folder of links under build/.

@@ -170,6 +170,22 @@ def training_time(run: Path) -> float | None:
     return json.loads(path.read_text())["wall_seconds"] if path.exists() else None
 
 
+def schedules(frame: pd.DataFrame, root: Path = RESULTS) -> pd.DataFrame:
+    """``evaluations`` of runs that differ in training schedule, in %: each run's learning rate and epochs,
+    the selection-split scores of its best epoch (the basis for choosing a schedule), then its val scores."""
+    rows = []
+    for run in frame.itertuples():
+        config = json.loads((root / run.run / "config.json").read_text())
+        history = pd.read_csv(root / run.run / "metrics.csv")
+        best = history.loc[history["select_accuracy"].idxmax()]  # the epoch best.pt holds (engine: score)
+        scores = {"select acc": best["select_accuracy"], "select mA": best["select_mA"],
+                  "val acc @0.5": run.accuracy, "val mA @0.5": run.mA,
+                  "val acc chosen": run.tuned_accuracy, "val mA chosen": run.tuned_mA}
+        rows.append({"run": run.run, "model": run.model, "lr": config["train"]["lr"], "epochs": run.epochs,
+                     "best epoch": int(best["epoch"]), **{k: round(100 * v, 2) for k, v in scores.items()}})
+    return pd.DataFrame(rows).set_index("run")
+
+
 def mask_scores(pattern: str = "**/mask_f1.json", root: Path = RESULTS) -> pd.DataFrame:
     """One row per UNet evaluation: mean and per-group mask F1, with where it was made."""
     rows = []
