@@ -112,22 +112,24 @@ LFWA ?= ../shared/data/lfwa-subset
 LFWA_ALIGN ?= False
 LFWA_OUT := results/lfwa-subset
 
+# Run page 11 in the cpu profile into $(1), named $(2) under build/, with more options $(3); the CelebA starts of
+# its fine-tunes live in $(1)/celeba-start.
+define lfwa_page
+$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-$(2).ipynb --cwd $(CURDIR) -p profile cpu \
+	-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(1)/celeba-start \
+	-p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(1) $(3)
+endef
+
 results-lfwa: sync
-	$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-cpu.ipynb --cwd $(CURDIR) -p profile cpu \
-		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) \
-		-p celeba_runs $(CURDIR)/$(LFWA_OUT)/celeba-start -p scratch_epochs 20 \
-		-p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(LFWA_OUT) \
-		$(LFWA_OPTIONS)
+	$(call lfwa_page,$(LFWA_OUT),cpu,-p scratch_epochs 20 $(LFWA_OPTIONS))
 
 # Is the fine-tuning schedule the limit? Page 11's baseline fine-tuned with the from-scratch runs' schedule
 # (the profile's learning rate, 20 epochs) from a CelebA start of its own, trained beside it when absent.
 SCHEDULE_OUT := results/finetune-lfwa-subset/lr1.0-20ep
 
 results-lfwa-schedule: sync
-	$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-schedule.ipynb --cwd $(CURDIR) -p profile cpu \
-		-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) \
-		-p celeba_runs $(CURDIR)/$(SCHEDULE_OUT)/celeba-start -y 'models: [global]' -y 'protocols: [finetune]' \
-		-p finetune_lr_factor 1.0 -p finetune_epochs 20 -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(SCHEDULE_OUT)
+	$(call lfwa_page,$(SCHEDULE_OUT),schedule,-y 'models: [global]' -y 'protocols: [finetune]' \
+		-p finetune_lr_factor 1.0 -p finetune_epochs 20)
 
 # Does face alignment matter? A CelebA-trained cpu run scored on the LFWA subset's LFW frames, as they are and
 # aligned (mgmtn align-effect); the import is a folder of links under build/.

@@ -128,15 +128,13 @@ if finetunes.empty:
 else:
     schedule = results.schedules(finetunes)
     display(schedule)
-    chosen = ["tuned_accuracy", "tuned_mA"]
-    point = 100 * finetunes.set_index("run")[chosen].astype(float)
-    scratch = real[real.run.str.endswith("-scratch")] if not real.empty else real
-    scratch_point = 100 * scratch.set_index("model")[chosen].astype(float) if not scratch.empty else pd.DataFrame()
-    for run, model in finetunes.set_index("run").model.items():
-        if model in scratch_point.index:
-            gain = point.loc[run] - scratch_point.loc[model]
-            print(f"{run} minus {model} from scratch, chosen point: "
-                  f"{gain['tuned_accuracy']:+.2f} accuracy, {gain['tuned_mA']:+.2f} mA")
+    scratch = {r.model: r for r in real.itertuples() if r.run.endswith("-scratch")}
+    for r in finetunes.itertuples():
+        if r.model in scratch:
+            base = scratch[r.model]
+            print(f"{r.run} minus {r.model} from scratch, chosen point: "
+                  f"{100 * (r.tuned_accuracy - base.tuned_accuracy):+.2f} accuracy, "
+                  f"{100 * (r.tuned_mA - base.tuned_mA):+.2f} mA")
 
 # %% [markdown]
 # ### Does alignment matter? A CelebA model on LFW frames

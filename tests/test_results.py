@@ -106,10 +106,9 @@ def test_operating_curves_put_each_candidate_on_both_splits_and_mark_the_chosen_
 
 def test_a_schedule_row_takes_the_selection_scores_of_the_epoch_best_pt_holds(tmp_path):
     (tmp_path / "r").mkdir()
-    (tmp_path / "r" / "config.json").write_text(json.dumps({"train": {"lr": 0.002}}))
     pd.DataFrame({"epoch": [1, 2, 3], "select_accuracy": [0.80, 0.83, 0.83],
                   "select_mA": [0.70, 0.74, 0.76]}).to_csv(tmp_path / "r" / "metrics.csv", index=False)
-    frame = pd.DataFrame({"run": ["r"], "model": ["global"], "epochs": [3], "accuracy": [0.84], "mA": [0.77],
+    frame = pd.DataFrame({"run": ["r"], "model": ["global"], "epochs": [3], "lr": [0.002], "accuracy": [0.84], "mA": [0.77],
                           "tuned_accuracy": [0.83], "tuned_mA": [0.78]})
     row = results.schedules(frame, root=tmp_path).loc["r"]
     assert row["best epoch"] == 2 and row["select mA"] == 74.0  # a tie keeps the earlier epoch, as training does

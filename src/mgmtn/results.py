@@ -28,7 +28,7 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
         midpoint = chosen.get("by_rule", {}).get("prior 0.5", {})  # the midpoint rule
         rows.append({"run": str(path.parent.relative_to(root)), "model": config["model"],
                      "backbone": config["train"]["backbone"], "image_size": config["train"]["image_size"],
-                     "epochs": config["train"]["epochs"], "seed": config["seed"],
+                     "epochs": config["train"]["epochs"], "lr": config["train"]["lr"], "seed": config["seed"],
                      "train_images": trained_images(config),
                      "select_by_person": config.get("split", {}).get("select_identity_disjoint"),
                      "precision": config["train"].get("precision"),
@@ -175,13 +175,12 @@ def schedules(frame: pd.DataFrame, root: Path = RESULTS) -> pd.DataFrame:
     the selection-split scores of its best epoch (the basis for choosing a schedule), then its val scores."""
     rows = []
     for run in frame.itertuples():
-        config = json.loads((root / run.run / "config.json").read_text())
         history = pd.read_csv(root / run.run / "metrics.csv")
         best = history.loc[history["select_accuracy"].idxmax()]  # the epoch best.pt holds (engine: score)
         scores = {"select acc": best["select_accuracy"], "select mA": best["select_mA"],
                   "val acc @0.5": run.accuracy, "val mA @0.5": run.mA,
                   "val acc chosen": run.tuned_accuracy, "val mA chosen": run.tuned_mA}
-        rows.append({"run": run.run, "model": run.model, "lr": config["train"]["lr"], "epochs": run.epochs,
+        rows.append({"run": run.run, "model": run.model, "lr": run.lr, "epochs": run.epochs,
                      "best epoch": int(best["epoch"]), **{k: round(100 * v, 2) for k, v in scores.items()}})
     return pd.DataFrame(rows).set_index("run")
 
