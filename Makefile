@@ -113,9 +113,9 @@ LFWA_ALIGN ?= False
 LFWA_OUT := results/lfwa-subset
 
 # Run page 11 in the cpu profile into $(1), named $(2) under build/, with more options $(3); the CelebA starts of
-# its fine-tunes live in $(1)/celeba-start.
+# its fine-tunes live in $(1)/celeba-start and keep the 6 epochs their committed records were made with.
 define lfwa_page
-$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-$(2).ipynb --cwd $(CURDIR) -p profile cpu \
+$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-$(2).ipynb --cwd $(CURDIR) -p profile cpu -p start_epochs 6 \
 	-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(1)/celeba-start \
 	-p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(1) $(3)
 endef

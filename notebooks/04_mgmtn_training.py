@@ -54,8 +54,7 @@ from mgmtn.train_unet import page_unet
 #
 # Made with `make results-cpu` (the `cpu` profile: ResNet18 from scratch at
 # 112 px with the recipe of {doc}`12_learning_from_scratch`, 18,000 training
-# images after the selection split, 6 epochs, two seeds per model; `global`
-# has a third, the stage-1 start of the ablations' third seed) and read
+# images after the selection split, 8 epochs, two seeds per model) and read
 # from `results/`. They are validation-split numbers of
 # `../shared/data/celeba-subset`, shown beside the majority-class score and
 # beside the plain baseline (`global`, the same ResNet18 without masks); the

@@ -42,6 +42,7 @@ lfwa_root = None  # an LFWA release (lfw_att_40.mat, indices_train_test.mat, lfw
 celeba_root = None  # the CelebA folder the fine-tuned models start from; default: the profile's synthetic faces
 celeba_runs = None  # folder of CelebA-trained runs to fine-tune, one per model (trained if absent); default: page 04's
 celeba_run_name = "{model}"  # each model's run folder under celeba_runs
+start_epochs = None  # epochs of the CelebA starts trained here (default: the profile's); make results-lfwa: 6
 celeba_unet = None  # a train-unet run on CelebA; default: page 03's (trained if absent)
 device = "cpu"
 output_dir = None  # default: build/runs/<profile>-<data>/11_lfwa
@@ -81,17 +82,17 @@ from mgmtn.train_unet import evaluate_unet, page_unet, train_unet
 # `../shared/data/lfwa-subset` (3,000 images of LFWA's training split) with
 # the profile's recipe: the whole frame at 112 px, 20 epochs from scratch.
 # The fine-tuned runs start from CelebA-subset runs of the same profile
-# (seed 0, 18,000 CelebA faces, 6 epochs) and then train like the runs from
-# scratch: the profile's learning rate for 20 epochs. The page trains the
-# starts into `results/lfwa-subset/celeba-start` when they are absent:
-# weights are not committed, so a start and its fine-tune are made together
-# and the start's record stays beside it. Every run chooses its best epoch
-# and its operating point on a selection split drawn by person from the
-# training identities and is scored on the people held out of LFWA's
-# training split: **held-out LFWA-train** numbers, not LFWA test numbers.
-# The table gives accuracy and mA in % at threshold 0.5 and at the operating
-# point chosen on the selection split, beside the majority-class floor
-# printed above it.
+# (seed 0, 18,000 CelebA faces; `start_epochs=6`, the profile's length when
+# they were made) and then train like the runs from scratch: the profile's
+# learning rate for 20 epochs. The page trains the starts into
+# `results/lfwa-subset/celeba-start` when they are absent: weights are not
+# committed, so a start and its fine-tune are made together and the start's
+# record stays beside it. Every run chooses its best epoch and its operating
+# point on a selection split drawn by person from the training identities
+# and is scored on the people held out of LFWA's training split: **held-out
+# LFWA-train** numbers, not LFWA test numbers. The table gives accuracy and
+# mA in % at threshold 0.5 and at the operating point chosen on the
+# selection split, beside the majority-class floor printed above it.
 
 # %% tags=["hide-input"]
 real = results.evaluations(f"{committed}/*/eval_*.json")
@@ -277,7 +278,7 @@ for model in models:
             start = celeba_runs / celeba_run_name.format(model=model)
             if not (start / "train.json").exists():
                 train(celeba, start, model, profile=profile, unet=celeba_unet, device=device, seed=seed,
-                      resume=(start / "last.pt").exists())
+                      resume=(start / "last.pt").exists(), **({"epochs": start_epochs} if start_epochs else {}))
             options |= {"init": start, "lr": lr * finetune_lr_factor}
         if not (run / "train.json").exists():
             train(lfwa, run, model, profile=profile, unet=unet, device=device, seed=seed,
