@@ -265,12 +265,13 @@ if "mgmtn" in models:
 
 # %%
 celeba_runs = Path(celeba_runs) if celeba_runs else run_dir(None, "04_mgmtn_training", profile, celeba)
-lr = get_profile(profile).train.lr
+settings = get_profile(profile)
+lr = settings.train.lr
 runs = {}
 for model in models:
     for protocol in protocols:
         run = out / f"{model}-{protocol}"
-        options = dict(get_profile(profile).ablation)
+        options = dict(settings.ablation)
         epochs = scratch_epochs if protocol == "scratch" else finetune_epochs
         if epochs:
             options["epochs"] = epochs
@@ -278,7 +279,7 @@ for model in models:
             start = celeba_runs / celeba_run_name.format(model=model)
             if not (start / "train.json").exists():
                 train(celeba, start, model, profile=profile, unet=celeba_unet, device=device, seed=seed,
-                      resume=(start / "last.pt").exists(), **({"epochs": start_epochs} if start_epochs else {}))
+                      resume=(start / "last.pt").exists(), epochs=start_epochs or settings.train.epochs)
             options |= {"init": start, "lr": lr * finetune_lr_factor}
         if not (run / "train.json").exists():
             train(lfwa, run, model, profile=profile, unet=unet, device=device, seed=seed,
