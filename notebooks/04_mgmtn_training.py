@@ -161,4 +161,4 @@ if data_root is None:
 # ### Per-attribute balanced accuracy of this page's runs
 
 # %% tags=["hide-input"]
-plots.attribute_scores({name: pd.read_csv(run / "eval_val.csv") for name, run in runs.items()});
+plots.attribute_scores({name: pd.read_csv(run / "eval_val.per_attribute.csv") for name, run in runs.items()});

@@ -20,6 +20,7 @@ import torch
 from mgmtn.cli import main
 from mgmtn.data.layout import ATTR_FILE, IMAGE_DIR, LANDMARK_FILE, PARTITION_FILE
 from mgmtn.data.synth import generate
+from mgmtn.ownership import MANIFEST
 from mgmtn.train import train
 from mgmtn.train_unet import train_unet
 
@@ -83,11 +84,11 @@ def _no_partition(w):
 CASES = [
     # synth never replaces or mixes with data it did not write
     Case("synth into a dataset folder", "synth {data} --n 5", "did not write",
-         lambda w: (w.data / "synth.json").unlink()),
+         lambda w: [(w.data / name).unlink() for name in ("synth.json", MANIFEST)]),
     Case("synth over its own output without --force", "synth {tmp}/s --n 2",
          "pass --force", lambda w: generate(w.tmp / "s", n=2, progress=False)),
     Case("synth into a file", "synth {data}/list_attr_celeba.txt --n 2", "is a file"),
-    Case("synth with no faces", "synth {tmp}/new --n 0", "n must be"),
+    Case("synth with no faces", "synth {tmp}/new --n 0", "argument --n: must be at least 1"),
     Case("synth with label noise above 1", "synth {tmp}/new --n 2 --label-noise 2", "label_noise"),
     # check names the file, line and value at fault
     Case("check a missing folder", "check {tmp}/nowhere", "nowhere: dataset folder not found"),

@@ -128,16 +128,20 @@ def test_bad_release_names_the_file_and_writes_nothing(tmp_path, case, fmt):
     assert_nothing_written(tmp_path)
 
 
-def test_existing_out_is_kept_unless_forced(tmp_path):
+def test_force_replaces_only_an_earlier_import(tmp_path):
     src = make_release(tmp_path / "src", "v5")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "mine.txt").write_text("keep")
-    with pytest.raises(MgmtnError, match="out: exists and is not empty"):
-        import_lfwa(src, tmp_path / "out")
-    assert (tmp_path / "out" / "mine.txt").read_text() == "keep"
-    import_lfwa(src, tmp_path / "out", force=True)
-    assert not (tmp_path / "out" / "mine.txt").exists() and len(read_index(tmp_path / "out")) == 16
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
+    for force in (False, True):
+        with pytest.raises(MgmtnError, match="files that mgmtn import-lfwa did not write"):
+            import_lfwa(src, tmp_path / "out", force=force)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mine.txt"]
+    import_lfwa(src, tmp_path / "new")
+    with pytest.raises(MgmtnError, match="pass --force"):
+        import_lfwa(src, tmp_path / "new")
+    import_lfwa(src, tmp_path / "new", force=True)
+    assert len(read_index(tmp_path / "new")) == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "out", "src"]
 
 
 def test_failed_write_leaves_no_out_and_keeps_the_old_one(tmp_path, monkeypatch):
@@ -150,11 +154,13 @@ def test_failed_write_leaves_no_out_and_keeps_the_old_one(tmp_path, monkeypatch)
     with pytest.raises(OSError, match="disk full"):
         import_lfwa(src, tmp_path / "out")
     assert_nothing_written(tmp_path)
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "mine.txt").write_text("keep")
+    monkeypatch.undo()
+    import_lfwa(src, tmp_path / "out")
+    before = sorted(p.name for p in (tmp_path / "out").rglob("*"))
+    monkeypatch.setattr(lfwa, "write_partition", disk_full)
     with pytest.raises(OSError, match="disk full"):
         import_lfwa(src, tmp_path / "out", force=True)
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mine.txt"]
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == before
 
 
 def test_cli_imports_copies_and_refuses_to_overwrite(tmp_path, capsys):
@@ -166,7 +172,7 @@ def test_cli_imports_copies_and_refuses_to_overwrite(tmp_path, capsys):
     assert "val: 2 of 5 LFWA train identities" in printed and "missing: 0 images" in printed
     assert not (out / IMAGE_DIR / "Person_A_0001.jpg").is_symlink()
     assert main(["import-lfwa", str(src), str(out)]) == 2
-    assert "exists and is not empty; use --force" in capsys.readouterr().err
+    assert "already holds an output of mgmtn import-lfwa; pass --force" in capsys.readouterr().err
     assert main(["import-lfwa", str(src), str(out), "--force"]) == 0
     assert main(["check", str(out)]) == 0
     assert main(["import-lfwa", str(src), str(tmp_path / "x"), "--val-fraction", "1"]) == 2

@@ -33,7 +33,7 @@ def test_per_attribute_tables_are_averaged_over_a_models_seeds(tmp_path):
     for seed, tpr in ((0, 0.4), (1, 0.6)):
         (tmp_path / f"m{seed}").mkdir()
         pd.DataFrame({"attribute": ["Male", "Bald"], "group": ["Object", "Hair"], "tpr": [tpr, 0.1]}).to_csv(
-            tmp_path / f"m{seed}" / "eval_val.csv", index=False)
+            tmp_path / f"m{seed}" / "eval_val.per_attribute.csv", index=False)
     frame = pd.DataFrame({"run": ["m0", "m1"], "model": ["mgmtn", "mgmtn"], "split": ["val", "val"]})
     table = results.per_attribute(frame, "mgmtn", root=tmp_path)
     assert list(table["attribute"]) == ["Male", "Bald"]  # the file's order, not sorted

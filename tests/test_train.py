@@ -69,7 +69,7 @@ def test_evaluate_and_predict_on_a_run(faces, mask_run, tmp_path):
     assert 0 <= saved["accuracy"] <= 1 and saved["code_version"]
     assert saved["tuned_on_select"]["rule"] in {"tuned", *saved["tuned_on_select"]["by_rule"]}
     assert saved["hardware"]["cpu_count"] and saved["wall_seconds"] >= 0
-    assert len(pd.read_csv(tmp_path / "eval_test.csv")) == 40 and result["mA"] == saved["mA"]
+    assert len(pd.read_csv(tmp_path / "eval_test.per_attribute.csv")) == 40 and result["mA"] == saved["mA"]
     scores = np.load(tmp_path / "eval_test.probs.npz")
     assert scores["probs"].shape == (result["images"], 40) and len(scores["select_ids"]) == len(scores["select_probs"])
     evaluate(mask_run, faces, split="val")

@@ -16,6 +16,54 @@ from pathlib import Path
 from mgmtn.errors import MgmtnError
 
 
+def at_least(low: int):
+    """An argparse type: an integer of at least ``low``, refused in the parser with the argument's name."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low} (got {value})")
+        return value
+    return parse
+
+
+def positive_ratio(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0 (got {text})")
+    return value
+
+
+def device(text: str) -> str:
+    """An argparse type: a device torch knows and this machine has (checked before any work)."""
+    if text == "cpu":
+        return text
+    import torch
+
+    try:
+        parsed = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r} (cpu, cuda, cuda:N, mps)") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: no CUDA GPU is available on this machine")
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} CUDA devices")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: MPS is not available on this machine")
+    if parsed.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r} (cpu, cuda, cuda:N, mps)")
+    return text
+
+
+POSITIVE = at_least(1)
+
+
 def _synth(args) -> None:
     from mgmtn.data.synth import generate
 
@@ -46,7 +94,11 @@ def _train_unet(args) -> None:
 
 def _train(args) -> None:
     from mgmtn.config import resolve_data
+    from mgmtn.models import MASK_MODELS
     from mgmtn.train import train
+
+    if args.unet and args.model not in MASK_MODELS:
+        raise MgmtnError(f"--unet: model {args.model} uses no masks (mask-guided: {', '.join(MASK_MODELS)})")
 
     out = train(resolve_data(args.data, args.profile), Path(args.out), args.model, profile=args.profile,
                 unet=Path(args.unet) if args.unet else None, device=args.device, seed=args.seed,
@@ -90,7 +142,7 @@ def _evaluate(args) -> None:
     from mgmtn.evaluate import evaluate
 
     result = evaluate(Path(args.run), Path(args.data), split=args.split, out=args.out, device=args.device,
-                      limit=args.limit)
+                      limit=args.limit, force=args.force)
     print(f"{args.split}: accuracy {result['accuracy']:.4f}, mA {result['mA']:.4f} ({result['images']} images)")
 
 
@@ -201,10 +253,10 @@ def _book(args) -> None:
 def _run_options(parser: argparse.ArgumentParser, handler) -> None:
     """Options every training verb shares."""
     parser.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
-    parser.add_argument("--epochs", type=int, default=None, help="(default: profile)")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--epochs", type=POSITIVE, default=None, help="(default: profile)")
+    parser.add_argument("--limit", type=POSITIVE, default=None, help="use only the first N training images")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device, default="cpu")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
     parser.set_defaults(handler=handler)
 
@@ -215,11 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = verbs.add_parser("synth", help="write procedural faces in the CelebA layout")
     synth.add_argument("out", help="output folder")
-    synth.add_argument("--n", type=int, default=2000, help="number of faces (default 2000)")
+    synth.add_argument("--n", type=POSITIVE, default=2000, help="number of faces (default 2000)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--label-noise", type=float, default=0.0,
                        help="probability of flipping each stored label (default 0)")
-    synth.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    synth.add_argument("--workers", type=POSITIVE, default=1, help="processes (default 1)")
     synth.add_argument("--force", action="store_true", help="replace an earlier output of mgmtn synth in OUT")
     synth.set_defaults(handler=_synth)
 
@@ -237,13 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     lfwa.add_argument("--copy", action="store_true", help="copy images instead of symlinking them")
     lfwa.add_argument("--align", action="store_true",
                       help="write each image's central face in CelebA's aligned frame (dlib) instead of the frame")
-    lfwa.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    lfwa.add_argument("--force", action="store_true",
+                      help="replace an earlier output of import-lfwa in OUT (never a folder holding other files)")
     lfwa.set_defaults(handler=_import_lfwa)
 
     annotate = verbs.add_parser("annotate", help="cache the eight group boxes of every image of a folder")
     annotate.add_argument("data", help="dataset folder")
     annotate.add_argument("--annotator", default="synthetic", help="synthetic | celeba5 | dlib | farl")
-    annotate.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    annotate.add_argument("--workers", type=POSITIVE, default=None, help="processes (default: all cores)")
     annotate.add_argument("--restart", action="store_true", help="ignore a partial cache and start over")
     annotate.set_defaults(handler=_annotate)
 
@@ -252,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     unet.add_argument("--out", required=True, help="run folder")
     unet.add_argument("--annotator", default=None,
                       help="where the boxes come from (default: the folder's keypoints, else its landmarks, else dlib)")
-    unet.add_argument("--input-size", type=int, default=None, help="UNet input resolution (default: profile)")
+    unet.add_argument("--input-size", type=POSITIVE, default=None, help="UNet input resolution (default: profile)")
     _run_options(unet, _train_unet)
 
     train = verbs.add_parser("train", help="train an attribute model (MGMTN, its ablations, baselines)")
@@ -261,26 +314,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder")
     train.add_argument("--unet", default=None, help="train-unet run folder (mask-guided models)")
     train.add_argument("--backbone", default=None, help="timm backbone (default: profile)")
-    train.add_argument("--image-size", type=int, default=None, help="input crop size (default: profile)")
-    train.add_argument("--resize-ratio", type=float, default=None,
+    train.add_argument("--image-size", type=POSITIVE, default=None, help="input crop size (default: profile)")
+    train.add_argument("--resize-ratio", type=positive_ratio, default=None,
                        help="resize to image size x this, then crop (1: the whole frame; paper 256/227; default: "
                             "profile)")
     train.add_argument("--weights", default=None, help="local backbone weights file (works offline)")
     train.add_argument("--loss", default=None, help="efl | focal | bce (default: profile)")
-    train.add_argument("--stop-after", type=int, default=None, help="stop after N epochs; continue with --resume")
-    train.add_argument("--mask-scale", type=float, default=None,
+    train.add_argument("--stop-after", type=POSITIVE, default=None, help="stop after N epochs; continue with --resume")
+    train.add_argument("--mask-scale", type=positive_ratio, default=None,
                        help="mask region as a fraction of the predicted region's area (Table 4; default 1)")
-    train.add_argument("--select-images", type=int, default=None,
+    train.add_argument("--select-images", type=POSITIVE, default=None,
                        help="size of the selection split carved from train (default: profile)")
     train.add_argument("--init", default=None, help="start from the best weights of this finished run (fine-tuning)")
     train.add_argument("--backbone-from", default=None,
                        help="start the backbone from this finished run's (any model on the same backbone)")
     train.add_argument("--random-init", action="store_true", help="random backbone weights, even in the paper profile")
-    train.add_argument("--batch-size", type=int, default=None, help="(default: profile)")
+    train.add_argument("--batch-size", type=POSITIVE, default=None, help="(default: profile)")
     train.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                        help="fp32; bf16 autocast; auto: bf16 where the hardware computes it (CUDA, a CPU with "
                             "AVX-512 BF16 or AMX), else fp32 (default: profile)")
-    train.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: profile)")
+    train.add_argument("--workers", type=at_least(0), default=None, help="DataLoader worker processes (default: profile)")
     _run_options(train, _train)
 
     ablate = verbs.add_parser("ablate", help="train and score the paper's ablation studies (Tables 3, 4, Fig. 9)")
@@ -295,29 +348,32 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run every row with each of these seeds too (default: the study's own seeds)")
     ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
-    ablate.add_argument("--epochs", type=int, default=None, help="(default: profile)")
-    ablate.add_argument("--resize-ratio", type=float, default=None,
+    ablate.add_argument("--epochs", type=POSITIVE, default=None, help="(default: profile)")
+    ablate.add_argument("--resize-ratio", type=positive_ratio, default=None,
                         help="resize to image size x this, then crop (1: the whole frame; default: profile)")
-    ablate.add_argument("--limit", type=int, default=None, help="use only the first N training images")
-    ablate.add_argument("--select-images", type=int, default=None,
+    ablate.add_argument("--limit", type=POSITIVE, default=None, help="use only the first N training images")
+    ablate.add_argument("--select-images", type=POSITIVE, default=None,
                         help="size of the selection split carved from train (default: profile)")
-    ablate.add_argument("--device", default="cpu")
+    ablate.add_argument("--device", type=device, default="cpu")
     ablate.set_defaults(handler=_ablate)
 
     recipes = verbs.add_parser("recipes", help="the recipe study: which from-scratch recipe learns (page 12)")
     recipes.add_argument("data", help="CelebA-layout folder")
     recipes.add_argument("--out", required=True, help="folder for the runs, one subfolder each")
     recipes.add_argument("--row", action="append", default=None, help="run only this row (repeatable)")
-    recipes.add_argument("--device", default="cpu")
+    recipes.add_argument("--device", type=device, default="cpu")
     recipes.set_defaults(handler=_recipes)
 
     evaluate = verbs.add_parser("evaluate", help="score a run on a split of any CelebA-layout folder")
     evaluate.add_argument("run", help="run folder")
     evaluate.add_argument("--data", required=True, help="dataset folder")
     evaluate.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
-    evaluate.add_argument("--out", default=None, help="JSON file (default RUN/eval_SPLIT.json)")
-    evaluate.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
-    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--out", default=None,
+                          help="FILE.json, beside it FILE.per_attribute.csv and FILE.probs.npz (default "
+                               "RUN/eval_SPLIT.json on the run's own data, RUN/eval_FOLDER-DIGEST_SPLIT.json on other)")
+    evaluate.add_argument("--force", action="store_true", help="replace an --out file that mgmtn did not write")
+    evaluate.add_argument("--limit", type=POSITIVE, default=None, help="only the first N images of the split")
+    evaluate.add_argument("--device", type=device, default="cpu")
     evaluate.set_defaults(handler=_evaluate)
 
     rescore = verbs.add_parser("rescore", help="choose a saved evaluation's operating point again, without the model")
@@ -330,8 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     positions.add_argument("--data", required=True, help="dataset folder")
     positions.add_argument("--annotator", required=True, help="whose boxes define the group regions")
     positions.add_argument("--split", default="val", choices=["train", "val", "test", "all"])
-    positions.add_argument("--limit", type=int, default=1000, help="first N images of the split (default 1000)")
-    positions.add_argument("--device", default="cpu")
+    positions.add_argument("--limit", type=POSITIVE, default=1000, help="first N images of the split (default 1000)")
+    positions.add_argument("--device", type=device, default="cpu")
     positions.set_defaults(handler=_positions)
 
     predict = verbs.add_parser("predict", help="attribute probabilities of single images")
@@ -342,21 +398,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="find and align faces with dlib: auto (default) unless an image is already "
                               "CelebA's aligned 178x218, always, or none (each image is one face as it is)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    predict.add_argument("--device", default="cpu")
+    predict.add_argument("--device", type=device, default="cpu")
     predict.set_defaults(handler=_predict)
 
     effect = verbs.add_parser("align-effect", help="score a run on photos with and without face alignment")
     effect.add_argument("run", help="run folder (a CelebA-trained run)")
     effect.add_argument("--data", required=True, help="CelebA-layout folder of photos, e.g. an imported LFWA")
     effect.add_argument("--out", required=True, help="JSON file for the two modes' scores")
-    effect.add_argument("--limit", type=int, default=None, help="only the first N images")
-    effect.add_argument("--device", default="cpu")
+    effect.add_argument("--limit", type=POSITIVE, default=None, help="only the first N images")
+    effect.add_argument("--device", type=device, default="cpu")
     effect.set_defaults(handler=_align_effect)
 
     book = verbs.add_parser("book", help="execute the notebooks and build the HTML book")
     book.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
     book.add_argument("--data-root", default=None, help="dataset folder (default: synthetic faces)")
-    book.add_argument("--device", default="cpu")
+    book.add_argument("--device", type=device, default="cpu")
     book.add_argument("--project", default=".", help="project folder (default .)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even when cached")
     book.add_argument("--no-html", action="store_true", help="execute the notebooks only")
@@ -370,7 +426,10 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a bad argument: argparse printed its one-line error
+        return stop.code
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _note

@@ -13,7 +13,11 @@ sampler; every process evaluates, only rank 0 writes.
 
 from __future__ import annotations
 
+import functools
+import io
+import os
 import pickle
+from contextlib import nullcontext
 from fnmatch import fnmatch
 import random
 import time
@@ -30,6 +34,7 @@ from tqdm.auto import tqdm
 
 from mgmtn.data.layout import atomic_write
 from mgmtn.errors import MgmtnError
+from mgmtn.ownership import LOCK_FILE, folder_lock
 
 
 class Task(Protocol):
@@ -61,8 +66,6 @@ def is_main() -> bool:
 
 def setup_distributed(device: str) -> str:
     """Join the process group when started by torchrun; returns the device of this process."""
-    import os
-
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2 or dist.is_initialized():
         return device
     backend = "nccl" if device.startswith("cuda") else "gloo"
@@ -112,8 +115,10 @@ def _set_rng_state(state: dict) -> None:
 
 def save_checkpoint(path: Path, payload: dict) -> None:
     """Write ``payload`` (tensors and plain data only) atomically."""
+    buffer = io.BytesIO()  # serialised first, so that a full disk reaches ``atomic_write`` as an OSError
+    torch.save(payload, buffer)
     with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
+        f.write(buffer.getbuffer())
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -125,6 +130,12 @@ def load_checkpoint(path: Path) -> dict:
     """
     if not path.is_file():
         raise MgmtnError(f"{path}: checkpoint not found")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise MgmtnError(f"{path}: cannot read checkpoint (the file is empty)")
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save writes a zip archive (a pickle before 1.6)
+        raise MgmtnError(f"{path}: cannot read checkpoint (not a file written by torch.save)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -135,7 +146,7 @@ def load_checkpoint(path: Path) -> dict:
         raise MgmtnError(f"{path}: cannot read checkpoint ({error})") from None
 
 
-RUN_FILES = ("config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "unet.pt", "mask_f1*.json",
+RUN_FILES = (LOCK_FILE, "config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "unet.pt", "mask_f1*.json",
              "eval_*.json", "eval_*.csv", "eval_*.probs.npz", "positions*.json", "stage*", ".*.tmp")
 
 
@@ -148,6 +159,23 @@ def check_run_folder(out: Path) -> None:
         if out.is_dir() else []
     if foreign:
         raise MgmtnError(f"{out} holds files that no run writes (first: {foreign[0]}); choose a new folder")
+
+
+def writes_run(train_fn):
+    """Run ``train_fn(data, out, ...)`` holding the lock of the run folder ``out`` (``mgmtn.ownership``).
+
+    The folder is checked first (``check_run_folder``), so a second writer, a
+    folder that cannot be written and a folder of the user's own files are all
+    refused before any data are read. Under torchrun only rank 0 writes, so
+    only rank 0 locks.
+    """
+    @functools.wraps(train_fn)
+    def locked(data, out, *args, **kwargs):
+        check_run_folder(out)
+        lock = folder_lock(out, "run folder") if os.environ.get("RANK", "0") == "0" else nullcontext()
+        with lock:
+            return train_fn(data, out, *args, **kwargs)
+    return locked
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -9,6 +9,7 @@ Each results file carries its config, code version, data, hardware and wall time
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from mgmtn.data.layout import atomic_write
 from mgmtn.data.splits import MAX_SHARE, carve_selection
 from mgmtn.engine import make_loader
 from mgmtn.errors import DataError, MgmtnError
+from mgmtn.ownership import check_writable
 from mgmtn.provenance import record, write_json
 from mgmtn.train import eval_transform, load_run, predict_probs
 
@@ -100,27 +102,77 @@ def score(targets: np.ndarray, probs: np.ndarray, select: tuple[np.ndarray, np.n
     return result, table
 
 
+def per_attribute_path(out: Path) -> Path:
+    """The per-attribute CSV beside an evaluation's JSON (``report.json`` -> ``report.per_attribute.csv``)."""
+    return Path(out).with_suffix(".per_attribute.csv")
+
+
+def probs_path(out: Path) -> Path:
+    """The saved probabilities beside an evaluation's JSON (``report.json`` -> ``report.probs.npz``)."""
+    return Path(out).with_suffix(".probs.npz")
+
+
+def is_evaluation(path: Path) -> bool:
+    """Whether ``path`` is a JSON file that ``evaluate`` (or ``rescore``) wrote."""
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and {"config", "split", "per_attribute"} <= set(saved)
+
+
+def default_out(run: Path, config: dict, data: Path, split: str) -> Path:
+    """``RUN/eval_SPLIT.json`` on the folder the run trained on; on another folder a name of its own
+    (``RUN/eval_FOLDER-DIGEST_SPLIT.json``, the digest of its full path), so two datasets never share a file."""
+    data = Path(data).resolve()
+    if Path(config.get("data", {}).get("root", "")).resolve() == data:
+        return Path(run) / f"eval_{split}.json"
+    digest = hashlib.sha1(str(data).encode()).hexdigest()[:8]
+    return Path(run) / f"eval_{data.name}-{digest}_{split}.json"
+
+
+def check_out(out: Path, force: bool = False) -> None:
+    """Refuse, before any scoring, an output that is not a ``.json`` file name or whose files (the JSON, its
+    per-attribute CSV, its probabilities) exist without being an earlier evaluation, unless ``force``."""
+    out = Path(out)
+    if out.suffix != ".json":
+        raise MgmtnError(f"{out}: --out takes a .json file name (the CSV and .probs.npz are written beside it)")
+    if out.is_dir():
+        raise MgmtnError(f"{out} is a folder; --out takes a .json file name")
+    taken = [p for p in (out, per_attribute_path(out), probs_path(out)) if p.exists()]
+    if taken and not force and not is_evaluation(out):
+        raise MgmtnError(f"{taken[0]} exists and was not written by mgmtn evaluate; pass --force to replace it "
+                         "or choose another --out")
+    check_writable(out.parent)
+
+
 def _write(out: Path, device: str, result: dict, table: pd.DataFrame, arrays: dict | None, started: float) -> None:
     write_json(out, record(device, **result, wall_seconds=round(time.perf_counter() - started, 1)))
-    with atomic_write(out.with_suffix(".csv")) as f:
+    with atomic_write(per_attribute_path(out)) as f:
         table.to_csv(f, index=False)
     if arrays is not None:
-        with atomic_write(out.with_suffix(".probs.npz"), "wb") as f:  # for operating-point studies without the model
+        with atomic_write(probs_path(out), "wb") as f:  # for operating-point studies without the model
             np.savez_compressed(f, **arrays)
 
 
 def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None, device: str = "cpu",
-             batch_size: int = 64, limit: int | None = None) -> dict:
+             batch_size: int = 64, limit: int | None = None, force: bool = False) -> dict:
     """Score the best checkpoint of ``run`` on ``split`` of ``data`` ('all' for every image).
 
     Threshold 0.5, and one operating point chosen on the selection split
     carved from ``data``'s train partition, never on the split reported (see
     ``select_thresholds``). Writes JSON, a per-attribute CSV and the
     probabilities (``.probs.npz``: ids and float16 probabilities of the
-    split and of the selection split) beside it.
+    split and of the selection split) beside it; ``out`` defaults to
+    ``default_out`` and never replaces a file that ``evaluate`` did not
+    write, unless ``force``.
     """
     started = time.perf_counter()
+    if limit is not None and limit < 1:
+        raise MgmtnError(f"limit {limit}: must be at least 1")
     model, config = load_run(run, device)
+    out = Path(out) if out else default_out(run, config, data, split)
+    check_out(out, force)
     cfg = TrainConfig.from_record(config["train"])
     index = read_index(data)
     part = index.split(None if split == "all" else split, limit)
@@ -142,7 +194,6 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
                    "train_prior": select[2]}
     result, table = score(targets, probs.astype(np.float32), select)
     result = {"run": str(run), "split": split, **result}
-    out = Path(out) if out else Path(run) / f"eval_{split}.json"
     _write(out, device, {**result, "config": config, "data": part.describe()}, table, arrays, started)
     return result
 
@@ -153,13 +204,13 @@ def rescore(path: Path, index: CelebAIndex) -> dict:
     CSV; the provenance of the probabilities is kept under ``probs_from``."""
     started = time.perf_counter()
     path = Path(path)
-    saved = json.loads(path.read_text())
-    if "config" not in saved or "split" not in saved:
+    if not is_evaluation(path):
         raise DataError(f"{path}: not an evaluation written by mgmtn evaluate")
+    saved = json.loads(path.read_text())
     try:
-        arrays = dict(np.load(path.with_suffix(".probs.npz")))
+        arrays = dict(np.load(probs_path(path)))
     except FileNotFoundError:
-        raise DataError(f"{path.with_suffix('.probs.npz')}: no saved probabilities to score again") from None
+        raise DataError(f"{probs_path(path)}: no saved probabilities to score again") from None
     rows = {name: i for i, name in enumerate(index.ids)}
 
     def targets(ids) -> np.ndarray:

@@ -12,6 +12,7 @@ the model. The run folder it writes is all that ``mgmtn evaluate`` and
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
 from dataclasses import asdict, replace
 from itertools import chain
@@ -27,8 +28,8 @@ from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
 from mgmtn.data.splits import carve_selection
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.engine import (LoopConfig, check_run_folder, fit, is_main, load_checkpoint, make_loader, native_bf16,
-                          seed_everything, setup_distributed)
+from mgmtn.engine import (LoopConfig, fit, is_main, load_checkpoint, make_loader, native_bf16,
+                          seed_everything, setup_distributed, writes_run)
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import build_loss
 from mgmtn.masks.annotators import default_annotator
@@ -148,7 +149,9 @@ def _load_init(model: torch.nn.Module, init: Path, config: dict) -> None:
     config names, so fine-tuning on new data can use masks learnt on that data.
     """
     state = load_checkpoint(init / "best.pt")
-    source = state["meta"]["config"]
+    source = state["meta"].get("config", {}) if isinstance(state.get("meta"), dict) else {}
+    if "model" not in source:
+        raise MgmtnError(f"{init}/best.pt: not an attribute model's checkpoint (a train-unet run?)")
     if (source["model"], source["train"]["backbone"]) != (config["model"], config["train"]["backbone"]):
         raise MgmtnError(f"{init}: a {source['model']} run on {source['train']['backbone']} cannot start a "
                          f"{config['model']} run on {config['train']['backbone']}")
@@ -203,6 +206,22 @@ def resolve_precision(precision: str, device: str) -> str:
     return precision
 
 
+# The backbones reduce by 32 at F5 and MGMTN's group masks act on F3-F5 (strides 8, 16, 32); below 32 px the
+# F4 map is one cell and F5 rounds up to one, so masks and pooling lose every position.
+MIN_IMAGE_SIZE = 32
+
+
+def _check_start(run: Path, option: str) -> None:
+    """A run to start from must be a finished ``mgmtn train`` run (checked before any data are read)."""
+    config = Path(run) / "config.json"
+    if not (Path(run) / "best.pt").is_file():
+        raise MgmtnError(f"{run}/best.pt: checkpoint not found ({option} takes a finished mgmtn train run)")
+    if not config.is_file() or "model" not in json.loads(config.read_text()):
+        raise MgmtnError(f"{run}: not a run of mgmtn train ({option} takes an attribute model's run, "
+                         "not a train-unet run)")
+
+
+@writes_run
 def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: Path | None = None,
           device: str = "cpu", seed: int = 0, resume: bool = False, stop_after: int | None = None,
           init: Path | None = None, backbone_from: Path | None = None, **overrides) -> Path:
@@ -224,6 +243,22 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
         raise MgmtnError(f"precision must be one of {', '.join(PRECISIONS)} (got {cfg.precision!r})")
     if cfg.epochs < 1 or cfg.image_size < 1:
         raise MgmtnError(f"epochs and image size must be at least 1 (got {cfg.epochs} and {cfg.image_size})")
+    if cfg.image_size < MIN_IMAGE_SIZE:
+        raise MgmtnError(f"image size {cfg.image_size} is below {MIN_IMAGE_SIZE} px: the backbone's F4/F5 maps "
+                         "would be a single cell, leaving the group masks no positions (--image-size)")
+    if stop_after is not None and stop_after < 1:
+        raise MgmtnError(f"stop after must be at least 1 epoch (got {stop_after})")
+    small = [f"{name} {value}" for name, value in (("batch size", cfg.batch_size), ("select images", cfg.select_images),
+                                                   ("limit", cfg.train_limit)) if value is not None and value < 1]
+    if small:
+        raise MgmtnError(f"{small[0]}: must be at least 1")
+    for start, option in ((init, "--init"), (backbone_from, "--backbone-from")):
+        if start:
+            _check_start(start, option)
+    out = Path(out)
+    if resume != (out / "last.pt").exists():
+        raise MgmtnError(f"{out}: nothing to resume (no last.pt)" if resume else
+                         f"{out} already holds a run: pass --resume or choose another folder")
     unet_info = unet_record(unet) if model_name in MASK_MODELS else None  # a wrong --unet fails before any work
     device = setup_distributed(device)
     cfg = replace(cfg, precision=resolve_precision(cfg.precision, device))  # the run records what it used
@@ -254,11 +289,6 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
               "start_sha256": start_digest(init or backbone_from) if init or backbone_from else None}
     if annotator:
         config["annotator"] = annotator  # whose keypoints gave the landmark targets
-    out = Path(out)
-    check_run_folder(out)
-    if resume != (out / "last.pt").exists():
-        raise MgmtnError(f"{out}: nothing to resume (no last.pt)" if resume else
-                         f"{out} already holds a run: pass --resume or choose another folder")
     model = model_from_config(config).to(device)
     objective = build_objective(model_name, model)
     # A balanced loss's constant best guess is 0.5, not the prior; a model without output layers keeps its own.

@@ -22,8 +22,8 @@ from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.engine import (LoopConfig, check_run_folder, fit, load_checkpoint, make_loader, save_checkpoint,
-                          seed_everything)
+from mgmtn.engine import (LoopConfig, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything,
+                          writes_run)
 from mgmtn.errors import MgmtnError
 from mgmtn.losses import MaskLoss
 from mgmtn.masks.annotators import default_annotator
@@ -50,6 +50,7 @@ class MaskTask:
         return {"mean_f1": float(scores.mean()), **{f"f1_{g}": float(v) for g, v in zip(GROUP_NAMES, scores)}}
 
 
+@writes_run
 def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | None = None, device: str = "cpu",
                seed: int = 0, resume: bool = False, **overrides) -> dict:
     """Train the UNet on ``data``'s train split; returns the validation F1 record written to the run.
@@ -57,7 +58,10 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
     ``annotator`` defaults to the best one the folder allows (``default_annotator``).
     """
     cfg: UNetConfig = replace(get_profile(profile).unet, **{k: v for k, v in overrides.items() if v is not None})
-    check_run_folder(out)
+    small = [f"{name} {value}" for name, value in (("epochs", cfg.epochs), ("input size", cfg.input_size),
+                                                   ("limit", cfg.train_limit)) if value is not None and value < 1]
+    if small:
+        raise MgmtnError(f"{small[0]}: must be at least 1")
     seed_everything(seed)
     index = read_index(data)
     annotator = annotator or default_annotator(index)

@@ -12,10 +12,15 @@ its image ids in order, each file's size and modification time, the target
 size and the resampling filter. A changed image or a new size gives a new
 file; a stale one is never read. The array is written to a temporary file and
 renamed into place, so an interrupted build leaves nothing that looks finished.
+The temporary file is allocated in full before the first image is written (a
+full disk is one error naming it, never a SIGBUS from the memory map) and stays
+locked while its builder lives, so the next build removes those a killed
+builder left behind.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -29,6 +34,8 @@ from tqdm.auto import tqdm
 from mgmtn.config import home
 from mgmtn.data.celeba import CelebAIndex, load_image
 from mgmtn.data.layout import atomic_write
+from mgmtn.errors import DataError
+from mgmtn.ownership import check_writable, folder_lock, write_error
 
 RESAMPLE = Image.Resampling.BILINEAR  # the filter of TrainTransform's and EvalTransform's resize
 
@@ -37,7 +44,10 @@ def cache_key(index: CelebAIndex, size: int) -> str:
     """A hash of the folder, the ids, every file's size and mtime, ``size`` and the filter."""
     digest = hashlib.sha1(f"{index.root}|{size}|{RESAMPLE.name}".encode())
     for i, image_id in enumerate(index.ids):
-        stat = os.stat(index.image_path(i))
+        try:
+            stat = os.stat(index.image_path(i))
+        except OSError as error:  # e.g. a symlink loop
+            raise DataError(f"{index.image_path(i)}: cannot read image ({error.strerror})") from None
         digest.update(f"|{image_id}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
@@ -74,16 +84,57 @@ class ResizedImages:
         return self.scales[self.row[image_id]]
 
 
+def _is_held(path: Path) -> bool:
+    """Whether a live process holds ``path``'s lock (a builder holds its temporary file's while it writes)."""
+    try:
+        with open(path, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def _start_build(path: Path):
+    """Remove the temporary files of dead builders, then open (and lock) a new one for ``path``.
+
+    Both happen under the cache folder's lock, so no file is removed between
+    its creation and its builder's lock.
+    """
+    with folder_lock(path.parent, "image cache", wait=True):
+        for stale in path.parent.glob(".*.build-*.tmp"):
+            if not _is_held(stale):
+                stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.build-", suffix=".tmp")
+        handle = os.fdopen(fd, "r+b")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle, Path(tmp)
+
+
+def _allocate(tmp: Path, shape: tuple[int, ...], path: Path) -> np.memmap:
+    """The array mapped onto ``tmp`` with every block of the file allocated before it is written."""
+    try:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise write_error(error, path) from None
+    return array
+
+
 def resized_images(index: CelebAIndex, size: int, threads: int = 2, progress: bool = True) -> ResizedImages:
     """The cached images of ``index`` (a whole folder's, read once) at ``size`` px, built on first use."""
     path = cache_path(index, size)
     sizes_path = path.with_suffix(".sizes.npy")
     if not (path.exists() and sizes_path.exists()):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
+        check_writable(path.parent)
+        handle, tmp = _start_build(path)
         try:
-            array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(index), size, size, 3))
+            array = _allocate(tmp, (len(index), size, size, 3), path)
             sizes = np.empty((len(index), 2), np.int64)
             with ThreadPoolExecutor(threads) as pool:  # PIL releases the GIL while it decodes
                 decoded = pool.map(lambda i: _decode(index, size, i), range(len(index)))
@@ -98,5 +149,6 @@ def resized_images(index: CelebAIndex, size: int, threads: int = 2, progress: bo
                 np.save(f, sizes)
             os.replace(tmp, path)
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+            handle.close()
     return ResizedImages(np.load(path, mmap_mode="r"), index.ids, np.load(sizes_path), size)

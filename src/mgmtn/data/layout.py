@@ -7,6 +7,7 @@ produce files that the official CelebA parsers also accept.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from mgmtn.attributes import ATTRIBUTES
+from mgmtn.ownership import write_error
 
 IMAGE_DIR = "img_align_celeba"
 ATTR_FILE = "list_attr_celeba.txt"
@@ -31,18 +33,26 @@ LANDMARK_HEADER = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in 
 KEYPOINT_HEADER = tuple(f"{axis}{i}" for i in range(NUM_KEYPOINTS) for axis in "xy")
 
 PARTITIONS = {"train": 0, "val": 1, "test": 2}
+# What ``mgmtn annotate`` adds to a dataset folder (box caches): a dataset's writer may replace them too.
+BOX_CACHE_FILES = ("boxes_*", ".boxes_*.tmp")
+
+# Write faults reported as one line naming the file (``mgmtn.ownership.write_error``).
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 @contextmanager
 def atomic_write(path: Path, mode: str = "w") -> Iterator:
     """Write to a temporary file beside ``path`` and rename it into place on success.
 
-    A crash or an exception mid-write leaves any earlier ``path`` untouched.
+    A crash or an exception mid-write leaves any earlier ``path`` untouched. A
+    full disk or a folder that cannot be written ends in one ``MgmtnError``
+    naming ``path`` ("no space left on device writing PATH"), not an OSError.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -51,8 +61,11 @@ def atomic_write(path: Path, mode: str = "w") -> Iterator:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
+            raise write_error(error, path) from None
         raise
 
 

@@ -16,22 +16,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import h5py
 import numpy as np
 import scipy.io
-from PIL import Image
 from tqdm.auto import tqdm
 
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.data.layout import (IMAGE_DIR, PARTITIONS, atomic_write, write_attributes, write_identities,
-                               write_partition)
+from mgmtn.data.layout import (BOX_CACHE_FILES, IMAGE_DIR, PARTITIONS, atomic_write, write_attributes,
+                               write_identities, write_partition)
 from mgmtn.errors import DataError, MgmtnError
+from mgmtn.ownership import build_beside, check_replaceable, folder_lock, write_manifest
 
 LABEL_FILE = "lfw_att_40.mat"
 SPLIT_FILE = "indices_train_test.mat"
@@ -190,12 +187,6 @@ def carve_val(identities: set[str], fraction: float, seed: int) -> set[str]:
     return {pool[k] for k in picked}
 
 
-def _check_out(src: Path, out: Path, force: bool) -> None:
-    if src.resolve().is_relative_to(out.resolve()):
-        raise MgmtnError(f"{out}: the output folder must not contain the source {src}")
-    if out.is_symlink() or out.is_file() or (out.is_dir() and any(out.iterdir())):
-        if not force:
-            raise MgmtnError(f"{out}: exists and is not empty; use --force (force=True) to replace it")
 
 
 def _place_images(sources: list[Path], target: Path, ids: list[str], link: bool) -> int:
@@ -218,57 +209,30 @@ def _place_aligned(sources: list[Path], target: Path, ids: list[str]) -> dict:
     """Write each image's central face warped into CelebA's aligned frame (``mgmtn.data.align``).
 
     An image where dlib finds no face is copied as it is and named in the
-    returned record, so nothing is dropped silently.
+    returned record, so nothing is dropped silently; images that do not decode
+    are all read first, then reported in one error.
     """
     from mgmtn.data.align import FaceAligner, central_face
+    from mgmtn.data.celeba import load_image
 
     aligner = FaceAligner()
     target.mkdir()
-    missed = []
+    missed, broken = [], []
     for source, image_id in zip(tqdm(sources, desc="aligning faces", unit="img"), ids):
-        with Image.open(source) as opened:
-            photo = opened.convert("RGB")
+        try:
+            photo = load_image(source)
+        except DataError as error:
+            broken.append(str(error))
+            continue
         faces = aligner(photo)
         if faces:
             central_face(faces, photo.size).image(photo).save(target / image_id, quality=95)
         else:
             shutil.copyfile(source, target / image_id)
             missed.append(image_id)
+    if broken:
+        raise DataError(f"{len(broken)} of {len(ids)} images of the release do not decode (first: {broken[0]})")
     return {"faces": len(ids) - len(missed), "missed": len(missed), "first_missed": missed[:10]}
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` onto ``out``, moving an earlier ``out`` aside until that succeeded."""
-    if not (out.exists() or out.is_symlink()):
-        os.replace(tmp, out)
-        return
-    trash = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
-    os.replace(out, trash / "old")
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(trash / "old", out)
-        raise
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)
-
-
-@contextmanager
-def build_beside(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out`` to fill: renamed onto ``out`` when the block ends, removed if it fails.
-
-    Until the rename an earlier ``out`` stays as it was, and a failed or
-    interrupted build leaves no half-written ``out``.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes an owner-only folder
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0,
@@ -294,7 +258,14 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
         raise DataError(f"{src}: LFWA folder not found")
     if not 0 <= val_fraction < 1:
         raise MgmtnError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    _check_out(src, out, force)
+    if src.resolve().is_relative_to(out.resolve()):
+        raise MgmtnError(f"{out}: the output folder must not contain the source {src}")
+    with folder_lock(out, "mgmtn import-lfwa output"):
+        check_replaceable(out, "import-lfwa", force, BOX_CACHE_FILES)
+        return _import(src, out, val_fraction, seed, link, align)
+
+
+def _import(src: Path, out: Path, val_fraction: float, seed: int, link: bool, align: bool) -> dict:
     label_file, split_file = _labels_file(src), src / SPLIT_FILE
     names, labels = _read_labels(label_file)
     train, test = _read_split(split_file, len(names))
@@ -340,10 +311,5 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
         write_identities(tmp, ids, [people[identities[r]] for r in present])
         with atomic_write(tmp / SUMMARY_FILE) as f:
             json.dump(summary, f, indent=2)
+        write_manifest(tmp, "import-lfwa")
     return summary
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

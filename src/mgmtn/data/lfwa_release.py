@@ -24,7 +24,8 @@ from tqdm import tqdm
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.config import ensure_synthetic, home
 from mgmtn.data.celeba import read_index
-from mgmtn.data.lfwa import LABEL_FILE, SPLIT_FILE, build_beside
+from mgmtn.data.lfwa import LABEL_FILE, SPLIT_FILE
+from mgmtn.ownership import build_beside
 from mgmtn.errors import DataError, MgmtnError
 
 MAT_FORMATS = ("v5", "v7.3")

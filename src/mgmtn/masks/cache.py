@@ -39,6 +39,7 @@ from mgmtn.data.layout import atomic_write
 from mgmtn.errors import DataError
 from mgmtn.masks.annotators import Annotator, aligned_fallback, get_annotator
 from mgmtn.masks.regions import group_boxes
+from mgmtn.ownership import folder_lock
 from mgmtn.provenance import record, write_json
 
 CHECKPOINT_SECONDS = 10.0  # at most this much work is lost when a run is killed
@@ -174,6 +175,12 @@ def annotate(root, annotator_name: str, workers: int | None = None, progress: bo
                 done = json.loads(finished.read_text())
                 return AnnotationSummary(path=out, annotator=annotator_name, images=done["images"],
                                          found=done["found"], computed=0, seconds=0.0)
+    with folder_lock(out.parent, "annotation cache"):  # one writer of the cache at a time
+        return _annotate_rows(index, out, annotator_name, workers, progress, resume)
+
+
+def _annotate_rows(index: CelebAIndex, out: Path, annotator_name: str, workers: int | None, progress: bool,
+                   resume: bool) -> AnnotationSummary:
     annotator = get_annotator(annotator_name, index=index)
     partial = _partial_path(out)
     state = _resume_state(partial, index.ids, annotator_name) if resume else None

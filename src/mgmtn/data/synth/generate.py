@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -13,11 +11,12 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from mgmtn.data.layout import (IMAGE_DIR, write_attributes, write_keypoints, write_landmarks,
+from mgmtn.data.layout import (BOX_CACHE_FILES, IMAGE_DIR, write_attributes, write_keypoints, write_landmarks,
                                write_partition)
 from mgmtn.data.synth.geometry import CANONICAL_SIZE, landmarks, sample_pose
 from mgmtn.data.synth.labels import flip_labels, sample_labels
 from mgmtn.data.synth.render import render_face
+from mgmtn.ownership import MANIFEST, build_beside, check_replaceable, folder_lock, write_manifest
 
 MIN_SIZE = 64  # below this the face's smaller cues (earrings, nostrils) vanish
 JPEG_QUALITY = 95
@@ -78,21 +77,14 @@ def _results(tasks: list, workers: int) -> Iterator[tuple[np.ndarray, np.ndarray
         yield from pool.map(_render_chunk, tasks)
 
 
-MARKER = "synth.json"  # written by generate: marks a folder this command may replace with --force
+MARKER = "synth.json"  # written by generate: its parameters
+# Outputs written before the manifest (``mgmtn.ownership``) held only these files.
+UNLISTED_OUTPUT = (MARKER, "list_*.txt", f"{IMAGE_DIR}/*.jpg")
 
 
-def _check_target(out: Path, force: bool) -> None:
-    """``out`` must be new, empty, or (with ``force``) a folder that ``generate`` wrote itself."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ValueError(f"{out} is a file, not a folder")
-    if not any(out.iterdir()):
-        return
-    if not (out / MARKER).exists():
-        raise ValueError(f"{out} already holds files that mgmtn synth did not write; choose a new folder")
-    if not force:
-        raise ValueError(f"{out} already holds synthetic faces; pass --force to replace them or choose a new folder")
+def _derived(out: Path) -> tuple[str, ...]:
+    """Files ``--force`` may remove besides those of the manifest: the box caches, and an older output's files."""
+    return BOX_CACHE_FILES + (() if (out / MANIFEST).exists() or not (out / MARKER).exists() else UNLISTED_OUTPUT)
 
 
 def generate(out: Path, n: int = 2000, seed: int = 0, size: tuple[int, int] = CANONICAL_SIZE,
@@ -107,24 +99,20 @@ def generate(out: Path, n: int = 2000, seed: int = 0, size: tuple[int, int] = CA
     stored label with that probability; the picture shows the clean labels.
 
     ``out`` must be new or empty; ``force`` replaces an earlier output of this
-    function, never another folder. The faces are written to a temporary folder
+    function, and only if it holds nothing else than the files its manifest
+    lists (and the box caches ``annotate`` adds). The faces are written to a temporary folder
     beside ``out`` and renamed into place, so an interrupted call leaves
     nothing at ``out``.
     """
     size = tuple(int(v) for v in size)
     _check(n, size, label_noise, tuple(split), workers)
     out = Path(out)
-    _check_target(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
-        _write(tmp, n, seed, size, label_noise, split, workers, progress)
-        (tmp / MARKER).write_text(json.dumps({"n": n, "seed": seed}))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with folder_lock(out, "mgmtn synth output"):
+        check_replaceable(out, "synth", force, _derived(out))
+        with build_beside(out) as tmp:
+            _write(tmp, n, seed, size, label_noise, split, workers, progress)
+            (tmp / MARKER).write_text(json.dumps({"n": n, "seed": seed}))
+            write_manifest(tmp, "synth")
     return out
 
 
