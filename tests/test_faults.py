@@ -8,7 +8,9 @@ existed before the command was changed or removed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,11 @@ from typing import Callable
 import pytest
 import torch
 
+from mgmtn import ownership
 from mgmtn.cli import main
+from mgmtn.data import align
 from mgmtn.data.layout import ATTR_FILE, IMAGE_DIR, LANDMARK_FILE, PARTITION_FILE
+from mgmtn.data.lfwa_release import synthetic_release
 from mgmtn.data.synth import generate
 from mgmtn.ownership import MANIFEST
 from mgmtn.train import train
@@ -36,7 +41,9 @@ def built(tmp_path_factory):
     train_unet(faces, unet, epochs=1, input_size=32, train_limit=32, val_limit=16)
     run = train(faces, root / "run", "global", epochs=1, image_size=32, train_limit=32, select_images=16,
                 batch_size=16)
-    return {"faces": faces, "unet": unet, "run": run}
+    half = train(faces, root / "half", "global", epochs=2, stop_after=1, image_size=32, train_limit=32,
+                 select_images=16, batch_size=16)
+    return {"faces": faces, "unet": unet, "run": run, "half": half}
 
 
 @dataclass
@@ -45,6 +52,7 @@ class World:
     run: Path
     unet: Path
     tmp: Path
+    half: Path  # a run on the built faces (not a copy), stopped after 1 of its 2 epochs
 
     def image(self, k: int = 0) -> Path:
         return sorted((self.data / IMAGE_DIR).iterdir())[k]
@@ -75,6 +83,54 @@ class Case:
     fragment: str  # a part of the one-line error
     prepare: Callable[[World], None] = lambda w: None
     code: int = 2
+    fault: Callable[[World, pytest.MonkeyPatch], None] | None = None  # an environment fault, simulated in-process
+
+
+def _failing(code: int) -> Callable:
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+    return fail
+
+
+def _disk_full(name: str) -> Callable[[World, pytest.MonkeyPatch], None]:
+    """The disk fills while a file whose name holds ``name`` is written (its fsync fails, as on a full disk)."""
+    def fault(w, monkeypatch):
+        fsync = os.fsync
+
+        def full(fd):
+            if name in os.readlink(f"/proc/self/fd/{fd}"):
+                _failing(errno.ENOSPC)()
+            return fsync(fd)
+        monkeypatch.setattr(os, "fsync", full)
+    return fault
+
+
+def _read_only(folder: str) -> Callable[[World, pytest.MonkeyPatch], None]:
+    """``tmp/folder`` cannot be written (tests run as root, for whom a mode does not forbid it)."""
+    def fault(w, monkeypatch):
+        def guarded(path, *args, **kwargs):
+            if str(path).startswith(str(w.tmp / folder)):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return open(path, *args, **kwargs)
+        monkeypatch.setattr(ownership, "open", guarded, raising=False)
+    return fault
+
+
+def _no_faces(w, monkeypatch):
+    """dlib stands aside: the case is about decoding, not about finding faces."""
+    monkeypatch.setattr(align, "FaceAligner", lambda: (lambda photo: []))
+
+
+def _symlink_loop(path: Path) -> None:
+    path.unlink()
+    path.symlink_to(path.with_name("loop"))
+    path.with_name("loop").symlink_to(path)
+
+
+def _own_output_with(w, extra: str) -> None:
+    generate(w.tmp / "s", n=2, progress=False)
+    (w.tmp / "s" / extra).parent.mkdir(exist_ok=True)
+    (w.tmp / "s" / extra).write_text("the user's")
 
 
 def _no_partition(w):
@@ -154,11 +210,104 @@ CASES = [
     Case("annotate with an unknown annotator", "annotate {data} --annotator nobody", "nobody"),
     Case("import LFWA from a missing folder", "import-lfwa {tmp}/nowhere {tmp}/out", "nowhere"),
     Case("ablate with a missing UNet", "ablate {data} --out {tmp}/a --study components", "--unet"),
+    # nothing a command did not write is replaced or removed
+    Case("evaluate --out onto a user's file", "evaluate {run} --data {data} --out {tmp}/report.json",
+         "report.json exists and was not written by mgmtn evaluate; pass --force",
+         lambda w: (w.tmp / "report.json").write_text("{}")),
+    Case("evaluate --out beside a user's CSV", "evaluate {run} --data {data} --out {tmp}/report.json",
+         "report.per_attribute.csv exists and was not written by mgmtn evaluate",
+         lambda w: (w.tmp / "report.per_attribute.csv").write_text("mine")),
+    Case("evaluate --out a text file", "evaluate {run} --data {data} --out {tmp}/notes.txt", "takes a .json file"),
+    Case("evaluate --out a folder", "evaluate {run} --data {data} --out {tmp}/d.json", "is a folder",
+         lambda w: (w.tmp / "d.json").mkdir()),
+    Case("synth --force over its output holding a user's file", "synth {tmp}/s --n 2 --force",
+         "my-runs/notes.txt", lambda w: _own_output_with(w, "my-runs/notes.txt")),
+    Case("synth --force over its output holding a user's image", "synth {tmp}/s --n 2 --force",
+         "did not write", lambda w: _own_output_with(w, "img_align_celeba/mine.jpg")),
+    Case("import-lfwa --force into a user's folder", "import-lfwa {tmp}/src {tmp}/thesis --force",
+         "thesis.tex", lambda w: [(w.tmp / "src").mkdir(), (w.tmp / "thesis").mkdir(),
+                                  (w.tmp / "thesis" / "thesis.tex").write_text("mine")]),
+    Case("import-lfwa --force over a dataset", "import-lfwa {tmp}/src {data} --force", "did not write",
+         lambda w: (w.tmp / "src").mkdir()),
+    Case("import-lfwa into a file", "import-lfwa {tmp}/src {data}/list_attr_celeba.txt", "is a file",
+         lambda w: (w.tmp / "src").mkdir()),
+    Case("import-lfwa --align with a 0-byte image", "import-lfwa {tmp}/rel {tmp}/out --align",
+         "Person_0001_0001.jpg: cannot decode image",
+         lambda w: synthetic_release(w.tmp / "rel", n=6, people=2, progress=False) and
+         (w.tmp / "rel" / "lfw" / "Person_0001" / "Person_0001_0001.jpg").write_bytes(b""), fault=_no_faces),
+    # every argument checked by its range before any work
+    Case("train --stop-after 0", "train {data} --model global --out {tmp}/r --stop-after 0",
+         "argument --stop-after: must be at least 1"),
+    Case("train --stop-after -1", "train {data} --model global --out {tmp}/r --stop-after -1", "--stop-after"),
+    Case("train --limit -1", "train {data} --model global --out {tmp}/r --limit -1", "argument --limit"),
+    Case("train --limit 0", "train {data} --model global --out {tmp}/r --limit 0", "argument --limit"),
+    Case("train --batch-size 0", "train {data} --model global --out {tmp}/r --batch-size 0", "--batch-size"),
+    Case("train --select-images 0", "train {data} --model global --out {tmp}/r --select-images 0",
+         "argument --select-images: must be at least 1"),
+    Case("train --resize-ratio 0", "train {data} --model global --out {tmp}/r --resize-ratio 0",
+         "argument --resize-ratio: must be above 0"),
+    Case("train --mask-scale -1", "train {data} --model global --out {tmp}/r --mask-scale -1", "--mask-scale"),
+    Case("train --workers -1", "train {data} --model global --out {tmp}/r --workers -1", "--workers"),
+    Case("train --limit that is no number", "train {data} --model global --out {tmp}/r --limit ten",
+         "'ten' is not a whole number"),
+    Case("train at 7 px", "train {data} --model global --out {tmp}/r --image-size 7", "below 32 px"),
+    Case("train a model without masks with --unet", "train {data} --model global --unet {unet} --out {tmp}/r",
+         "--unet: model global uses no masks"),
+    Case("train on an unknown device", "train {data} --model global --out {tmp}/r --device tpu9",
+         "unknown device 'tpu9'"),
+    Case("train on CUDA without a GPU", "train {data} --model global --out {tmp}/r --device cuda",
+         "no CUDA GPU", prepare=lambda w: torch.cuda.is_available() and pytest.skip("this machine has a GPU")),
+    Case("evaluate on CUDA without a GPU", "evaluate {run} --data {data} --device cuda:0", "no CUDA GPU",
+         prepare=lambda w: torch.cuda.is_available() and pytest.skip("this machine has a GPU")),
+    Case("evaluate --limit -1", "evaluate {run} --data {data} --limit -1", "argument --limit"),
+    Case("predict on an unknown device", "predict {run} {data}/img_align_celeba/{first} --device gpu",
+         "unknown device 'gpu'"),
+    Case("train-unet for 0 epochs", "train-unet {data} --out {tmp}/u --epochs 0", "argument --epochs"),
+    Case("train-unet at input size 0", "train-unet {data} --out {tmp}/u --input-size 0", "--input-size"),
+    Case("ablate --limit 0", "ablate {data} --out {tmp}/a --limit 0", "argument --limit"),
+    Case("positions --limit 0", "positions {run} --data {data} --annotator synthetic --limit 0", "--limit"),
+    Case("synth --n -5", "synth {tmp}/s --n -5", "argument --n"),
+    Case("annotate with 0 workers", "annotate {data} --workers 0", "argument --workers"),
+    Case("fine-tune from a train-unet run", "train {data} --model global --out {tmp}/r --init {unet} " + " ".join(FAST),
+         "not a run of mgmtn train"),
+    Case("start the backbone from a train-unet run",
+         "train {data} --model global --out {tmp}/r --backbone-from {unet} " + " ".join(FAST), "not a run of mgmtn train"),
+    Case("fine-tune from a folder without best.pt", "train {data} --model global --out {tmp}/r --init {tmp} "
+         + " ".join(FAST), "best.pt: checkpoint not found"),
+    Case("train into a file", "train {data} --model global --out {data}/list_attr_celeba.txt " + " ".join(FAST),
+         "is a file"),
+    Case("predict --overlay onto a file", "predict {run} {data}/img_align_celeba/{first} --overlay {tmp}/o.png",
+         "o.png is a file", lambda w: (w.tmp / "o.png").write_bytes(b"png")),
+    # files and disks
+    Case("check an empty partition file", "check {data}", "list_eval_partition.txt: no rows",
+         lambda w: (w.data / PARTITION_FILE).write_bytes(b"")),
+    Case("check an empty attribute file", "check {data}", "list_attr_celeba.txt: expected a count line",
+         lambda w: (w.data / ATTR_FILE).write_bytes(b"")),
+    Case("train on an image that is a symlink loop", "train {data} --model global --out {tmp}/r " + " ".join(FAST),
+         "Too many levels of symbolic links", lambda w: _symlink_loop(w.image(2))),
+    Case("evaluate a checkpoint of random bytes", "evaluate {tmp}/rand --data {data}", "not a file written by torch.save",
+         lambda w: (w.tmp / "rand").mkdir() or (w.tmp / "rand" / "best.pt").write_bytes(os.urandom(4096))),
+    Case("evaluate an empty checkpoint", "evaluate {tmp}/empty --data {data}", "best.pt: cannot read checkpoint (the "
+         "file is empty)", lambda w: (w.tmp / "empty").mkdir() or (w.tmp / "empty" / "best.pt").write_bytes(b"")),
+    Case("train with the disk full at the first checkpoint", "train {data} --model global --out {tmp}/r "
+         + " ".join(FAST), "no space left on device writing " + "{tmp}/r/best.pt", fault=_disk_full("best.pt")),
+    Case("resume with the disk full: the last checkpoint is kept",
+         "train {faces} --model global --out {half} --resume --batch-size 16 "
+         + " ".join(FAST).replace("--epochs 1", "--epochs 2"),
+         "no space left on device writing {half}/", fault=_disk_full(".pt.")),
+    Case("train with the image cache's disk full", "train {data} --model global --out {tmp}/r " + " ".join(FAST),
+         "no space left on device writing", fault=lambda w, mp: mp.setattr(os, "posix_fallocate",
+                                                                          _failing(errno.ENOSPC))),
+    Case("evaluate with the disk full", "evaluate {run} --data {data} --out {tmp}/e.json",
+         "no space left on device writing {tmp}/e.json", fault=_disk_full("e.json")),
+    Case("train into a read-only folder", "train {data} --model global --out {tmp}/ro/r " + " ".join(FAST),
+         "cannot write {tmp}/ro/r/.lock: permission denied", fault=_read_only("ro")),
 ]
 
 
 def _snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in root.rglob("*")
+            if p.is_file() and not p.is_symlink()}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -166,17 +315,21 @@ def test_bad_input_exits_with_one_line_and_changes_nothing(case, built, tmp_path
     monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
     work = tmp_path / "work"
     work.mkdir()
-    world = World(data=Path(shutil.copytree(built["faces"], work / "data")),
-                  run=Path(shutil.copytree(built["run"], work / "run")), unet=built["unet"], tmp=work)
+    world = World(data=Path(shutil.copytree(built["faces"], work / "data", symlinks=True)),
+                  run=Path(shutil.copytree(built["run"], work / "run")), unet=built["unet"], tmp=work,
+                  half=Path(shutil.copytree(built["half"], work / "half")))
     case.prepare(world)
     before = _snapshot(work)
-    argv = case.argv.format(data=world.data, run=world.run, unet=world.unet, tmp=work, first=world.image(0).name)
-    code = main(argv.split())
+    fields = dict(data=world.data, run=world.run, unet=world.unet, tmp=work, half=world.half, faces=built["faces"],
+                  first=world.image(0).name)
+    if case.fault:
+        case.fault(world, monkeypatch)
+    code = main(case.argv.format(**fields).split())
     err = capsys.readouterr().err
     assert code == case.code, err
     assert "Traceback" not in err and "UserWarning" not in err
     lines = [line for line in err.splitlines() if line.startswith("mgmtn") and "error" in line]
-    assert len(lines) == 1 and case.fragment in lines[0], err
+    assert len(lines) == 1 and case.fragment.format(**fields) in lines[0], err
     assert not (work / "ran").exists()
     after = _snapshot(work)
     assert {k: v for k, v in after.items() if k in before} == before, "a file that existed was changed"

@@ -425,6 +425,14 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"mgmtn: note: {message}", file=sys.stderr)
 
 
+def _one_line(error: MgmtnError) -> str:
+    """The message; for one re-raised by a DataLoader worker (its traceback inside), the original's own line."""
+    text = str(error)
+    if "Original Traceback" in text:
+        text = text.strip().splitlines()[-1].split(": ", 1)[-1]
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -435,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _note
             args.handler(args)
     except MgmtnError as error:
-        print(f"mgmtn {args.verb}: error: {error}", file=sys.stderr)
+        print(f"mgmtn {args.verb}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mgmtn {args.verb}: interrupted", file=sys.stderr)

@@ -231,15 +231,20 @@ def rescore(path: Path, index: CelebAIndex) -> dict:
 
 
 def overlay_names(images: list[Path]) -> list[str]:
-    """One distinct PNG name per image: its stem, led by as many parent folders as it takes to differ."""
+    """One distinct PNG name per image file: its stem, then its extension, then as many parent folders as it
+    takes to differ (the same file given twice keeps one name)."""
     paths = [Path(p).resolve() for p in images]
-    depth = 0
-    while True:
-        names = ["_".join((*p.parent.parts[len(p.parent.parts) - depth:], p.stem)) if depth else p.stem
-                 for p in paths]
-        if len(set(names)) == len(names) or depth > max(len(p.parts) for p in paths):
-            return [f"{name}_masks.png" for name in names]
-        depth += 1
+
+    def name(p: Path, depth: int, extension: bool) -> str:
+        stem = f"{p.stem}_{p.suffix.lstrip('.')}" if extension and p.suffix else p.stem
+        return "_".join((*p.parent.parts[len(p.parent.parts) - depth:], stem)) if depth else stem
+
+    for depth in range(max(len(p.parts) for p in paths) + 1):
+        for extension in (False, True):
+            names = [name(p, depth, extension) for p in paths]
+            if len(set(names)) == len(set(paths)) == len(set(zip(names, paths))):
+                return [f"{n}_masks.png" for n in names]
+    return [f"{k}_{p.stem}_masks.png" for k, p in enumerate(paths)]
 
 
 FACE_COLUMNS = ["image", "face", "x0", "y0", "x1", "y1"]
@@ -282,6 +287,10 @@ def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Pat
     predicted masks drawn on the original image, under a distinct name; an
     existing file there is never replaced.
     """
+    if overlay_dir is not None and Path(overlay_dir).exists() and not Path(overlay_dir).is_dir():
+        raise MgmtnError(f"{overlay_dir} is a file; --overlay takes a folder")
+    if overlay_dir is not None:
+        check_writable(Path(overlay_dir))
     pictures, failed = {}, {}
     for path in images:
         try:

@@ -101,7 +101,12 @@ def folder_lock(folder: Path, what: str = "folder", wait: bool = False) -> Itera
         raise MgmtnError(f"{folder} is a file, not a {what}") from None
     except OSError as error:
         raise write_error(error, folder) from None
-    handle = _acquire(folder, what, wait)
+    try:
+        handle = _acquire(folder, what, wait)
+    except MgmtnError:
+        if created:
+            folder.rmdir()
+        raise
     _held[key] = 1
     try:
         yield folder

@@ -168,6 +168,8 @@ def read_partition(root: Path, ids: list[str]) -> np.ndarray:
     if not path.exists():
         return _partition_by_id_range(path, ids)
     table = _read_table(path, None, 1)
+    if not table.rows:
+        raise DataError(f"{path}: no rows (expected one '<image id> <0|1|2>' line per image)")
     values = _as_numbers(path, table, np.int64)[:, 0]
     bad = np.flatnonzero(~np.isin(values, list(PARTITIONS.values())))
     if bad.size:
@@ -195,6 +197,8 @@ def read_identities(root: Path, ids: list[str]) -> np.ndarray | None:
     if not path.exists():
         return None
     table = _read_table(path, None, 1)
+    if not table.rows:
+        raise DataError(f"{path}: no rows (expected one '<image id> <0|1|2>' line per image)")
     values = _as_numbers(path, table, np.int64)[:, 0]
     position = {image_id: k for k, image_id in enumerate(table.ids)}
     missing = [i for i in ids if i not in position]
