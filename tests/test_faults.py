@@ -12,6 +12,8 @@ import errno
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,9 +24,12 @@ import torch
 from mgmtn import ownership
 from mgmtn.cli import main
 from mgmtn.data import align
+from mgmtn.data.celeba import read_index
+from mgmtn.data.image_cache import resized_images
 from mgmtn.data.layout import ATTR_FILE, IMAGE_DIR, LANDMARK_FILE, PARTITION_FILE
 from mgmtn.data.lfwa_release import synthetic_release
 from mgmtn.data.synth import generate
+from mgmtn.evaluate import is_evaluation, overlay_names
 from mgmtn.ownership import MANIFEST
 from mgmtn.train import train
 from mgmtn.train_unet import train_unet
@@ -341,3 +346,75 @@ def test_missing_partition_file_is_one_note_line(built, tmp_path, monkeypatch, c
     assert main(["check", str(data)]) == 0
     err = capsys.readouterr().err
     assert err.strip().startswith("mgmtn: note:") and len(err.strip().splitlines()) == 1 and "warn(" not in err
+
+
+def _holder(folder: Path) -> subprocess.Popen:
+    """Another process that holds ``folder``'s lock as a writer does, until it is killed."""
+    script = ("import sys, time\nfrom mgmtn.ownership import folder_lock\n"
+              "with folder_lock(sys.argv[1], 'run folder'):\n    print('held', flush=True)\n    time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_writer_is_refused_at_once_and_a_dead_ones_lock_is_taken_over(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
+    out = tmp_path / "r"
+    argv = ["train", str(built["faces"]), "--model", "global", "--out", str(out), *FAST]
+    holder = _holder(out)
+    try:
+        second = subprocess.run([sys.executable, "-m", "mgmtn.cli", *argv], capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 2 and "Traceback" not in second.stderr
+        assert f"process {holder.pid} is writing this run folder" in second.stderr.strip().splitlines()[-1]
+        assert sorted(p.name for p in out.iterdir()) == [".lock"] and not (tmp_path / "home" / "images").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(argv) == 0  # kill -9 freed the lock
+    assert (out / "train.json").exists() and not (out / ".lock").exists()
+
+
+def test_the_next_cache_build_removes_only_the_temporary_files_of_dead_builders(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "home" / "images"
+    folder.mkdir(parents=True)
+    dead, live = folder / ".old.npy.build-dead.tmp", folder / ".old.npy.build-live.tmp"
+    dead.write_bytes(b"x" * 1000)
+    live.write_bytes(b"y")
+    script = ("import fcntl, sys, time\nf = open(sys.argv[1], 'rb')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+              "print('held', flush=True)\ntime.sleep(600)\n")
+    builder = subprocess.Popen([sys.executable, "-c", script, str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert builder.stdout.readline().strip() == "held"
+        images = resized_images(read_index(built["faces"]), 32, progress=False)
+        assert images.array.shape == (96, 32, 32, 3)
+        assert [p.name for p in folder.glob(".*.build-*.tmp")] == [live.name]  # the dead builder's is gone
+    finally:
+        builder.kill()
+        builder.wait()
+
+
+def test_evaluate_keeps_one_file_per_dataset_and_replaces_a_users_file_only_when_forced(built, tmp_path, capsys):
+    run = Path(shutil.copytree(built["run"], tmp_path / "run"))
+    other = Path(shutil.copytree(built["faces"], tmp_path / "other"))
+    assert main(["evaluate", str(run), "--data", str(built["faces"]), "--limit", "8"]) == 0
+    assert main(["evaluate", str(run), "--data", str(other), "--limit", "8"]) == 0
+    assert main(["evaluate", str(run), "--data", str(other), "--limit", "8"]) == 0  # its own file: replaced
+    names = sorted(p.name for p in run.glob("eval_*"))
+    other_json = [name for name in names if name.startswith("eval_other-") and name.endswith("_val.json")]
+    assert len(names) == 6 and len(other_json) == 1 and is_evaluation(run / other_json[0])
+    assert {"eval_val.json", "eval_val.per_attribute.csv", "eval_val.probs.npz"} <= set(names)
+    mine = tmp_path / "report.json"
+    mine.write_text("mine")
+    assert main(["evaluate", str(run), "--data", str(other), "--out", str(mine), "--limit", "8"]) == 2
+    assert mine.read_text() == "mine"
+    assert main(["evaluate", str(run), "--data", str(other), "--out", str(mine), "--limit", "8", "--force"]) == 0
+    assert is_evaluation(mine) and (tmp_path / "report.per_attribute.csv").exists()
+    capsys.readouterr()
+
+
+def test_overlays_of_images_with_one_stem_get_distinct_names():
+    names = overlay_names([Path("a/face.jpg"), Path("a/face.png"), Path("b/face.jpg"), Path("a/face.jpg")])
+    assert len(set(names[:3])) == 3 and names[0] == names[3]
+    assert overlay_names([Path("a/x.jpg"), Path("a/y.jpg")]) == ["x_masks.png", "y_masks.png"]
