@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import PIL.Image
 import pytest
 import torch
 
@@ -305,6 +306,10 @@ CASES = [
                                                                           _failing(errno.ENOSPC))),
     Case("evaluate with the disk full", "evaluate {run} --data {data} --out {tmp}/e.json",
          "no space left on device writing {tmp}/e.json", fault=_disk_full("e.json")),
+    Case("synth with the disk full", "synth {tmp}/s --n 2", "no space left on device writing",
+         fault=lambda w, mp: mp.setattr(PIL.Image.Image, "save", _failing(errno.ENOSPC))),
+    Case("annotate again with the disk full", "annotate {data} --annotator synthetic --restart",
+         "no space left on device writing {data}/boxes_synthetic", fault=_disk_full("boxes_synthetic")),
     Case("train into a read-only folder", "train {data} --model global --out {tmp}/ro/r " + " ".join(FAST),
          "cannot write {tmp}/ro/r/.lock: permission denied", fault=_read_only("ro")),
 ]

@@ -119,6 +119,21 @@ def folder_lock(folder: Path, what: str = "folder", wait: bool = False) -> Itera
             folder.rmdir()
 
 
+# Write faults a user can act on: a full disk (or quota), a folder without write permission.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a write fault of the block (``WRITE_ERRNOS``) into one ``MgmtnError`` naming ``path``."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in WRITE_ERRNOS:
+            raise write_error(error, path) from None
+        raise
+
+
 def write_error(error: OSError, path: Path) -> MgmtnError:
     """One line for a failed write: a full disk and a folder without write permission named as such."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -35,7 +35,7 @@ from mgmtn.config import home
 from mgmtn.data.celeba import CelebAIndex, load_image
 from mgmtn.data.layout import atomic_write
 from mgmtn.errors import DataError
-from mgmtn.ownership import check_writable, folder_lock, write_error
+from mgmtn.ownership import check_writable, folder_lock, writing
 
 RESAMPLE = Image.Resampling.BILINEAR  # the filter of TrainTransform's and EvalTransform's resize
 
@@ -114,15 +114,13 @@ def _start_build(path: Path):
 
 def _allocate(tmp: Path, shape: tuple[int, ...], path: Path) -> np.memmap:
     """The array mapped onto ``tmp`` with every block of the file allocated before it is written."""
-    try:
+    with writing(path):
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         fd = os.open(tmp, os.O_RDWR)
         try:
             os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
         finally:
             os.close(fd)
-    except OSError as error:
-        raise write_error(error, path) from None
     return array
 
 

@@ -7,7 +7,6 @@ produce files that the official CelebA parsers also accept.
 
 from __future__ import annotations
 
-import errno
 import os
 import tempfile
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.ownership import write_error
+from mgmtn.ownership import writing
 
 IMAGE_DIR = "img_align_celeba"
 ATTR_FILE = "list_attr_celeba.txt"
@@ -36,9 +35,6 @@ PARTITIONS = {"train": 0, "val": 1, "test": 2}
 # What ``mgmtn annotate`` adds to a dataset folder (box caches): a dataset's writer may replace them too.
 BOX_CACHE_FILES = ("boxes_*", ".boxes_*.tmp")
 
-# Write faults reported as one line naming the file (``mgmtn.ownership.write_error``).
-WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
-
 
 @contextmanager
 def atomic_write(path: Path, mode: str = "w") -> Iterator:
@@ -49,24 +45,21 @@ def atomic_write(path: Path, mode: str = "w") -> Iterator:
     naming ``path`` ("no space left on device writing PATH"), not an OSError.
     """
     path = Path(path)
-    tmp = None
-    try:
+    with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException as error:
-        if tmp is not None:
+        try:
+            with os.fdopen(fd, mode) as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the usual permissions
+            os.replace(tmp, path)
+        except BaseException:
             Path(tmp).unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
-            raise write_error(error, path) from None
-        raise
+            raise
 
 
 def _write_table(path: Path, header: Sequence[str], ids: Sequence[str], rows: list[str]) -> None:

@@ -28,7 +28,7 @@ from mgmtn.attributes import ATTRIBUTES
 from mgmtn.data.layout import (BOX_CACHE_FILES, IMAGE_DIR, PARTITIONS, atomic_write, write_attributes,
                                write_identities, write_partition)
 from mgmtn.errors import DataError, MgmtnError
-from mgmtn.ownership import build_beside, check_replaceable, folder_lock, write_manifest
+from mgmtn.ownership import build_beside, check_replaceable, folder_lock, write_manifest, writing
 
 LABEL_FILE = "lfw_att_40.mat"
 SPLIT_FILE = "indices_train_test.mat"
@@ -201,7 +201,8 @@ def _place_images(sources: list[Path], target: Path, ids: list[str], link: bool)
                 continue
             except OSError:  # the file system does not allow links
                 pass
-        shutil.copyfile(source, target / image_id)
+        with writing(target / image_id):
+            shutil.copyfile(source, target / image_id)
     return linked
 
 
@@ -225,11 +226,12 @@ def _place_aligned(sources: list[Path], target: Path, ids: list[str]) -> dict:
             broken.append(str(error))
             continue
         faces = aligner(photo)
-        if faces:
-            central_face(faces, photo.size).image(photo).save(target / image_id, quality=95)
-        else:
-            shutil.copyfile(source, target / image_id)
-            missed.append(image_id)
+        with writing(target / image_id):
+            if faces:
+                central_face(faces, photo.size).image(photo).save(target / image_id, quality=95)
+            else:
+                shutil.copyfile(source, target / image_id)
+                missed.append(image_id)
     if broken:
         raise DataError(f"{len(broken)} of {len(ids)} images of the release do not decode (first: {broken[0]})")
     return {"faces": len(ids) - len(missed), "missed": len(missed), "first_missed": missed[:10]}

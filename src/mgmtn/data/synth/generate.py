@@ -16,7 +16,7 @@ from mgmtn.data.layout import (BOX_CACHE_FILES, IMAGE_DIR, write_attributes, wri
 from mgmtn.data.synth.geometry import CANONICAL_SIZE, landmarks, sample_pose
 from mgmtn.data.synth.labels import flip_labels, sample_labels
 from mgmtn.data.synth.render import render_face
-from mgmtn.ownership import MANIFEST, build_beside, check_replaceable, folder_lock, write_manifest
+from mgmtn.ownership import MANIFEST, build_beside, check_replaceable, folder_lock, write_manifest, writing
 
 MIN_SIZE = 64  # below this the face's smaller cues (earrings, nostrils) vanish
 JPEG_QUALITY = 95
@@ -42,7 +42,9 @@ def _render_chunk(task) -> tuple[np.ndarray, np.ndarray]:
     labels, keypoints = [], []
     for index in range(start, stop):
         image, points, stored = _face(seed, index, size, label_noise)
-        image.save(folder / image_name(index, n), "JPEG", quality=JPEG_QUALITY)
+        path = folder / image_name(index, n)
+        with writing(path):  # a full disk, named as such
+            image.save(path, "JPEG", quality=JPEG_QUALITY)
         labels.append(stored)
         keypoints.append(points)
     return np.stack(labels), np.stack(keypoints)
