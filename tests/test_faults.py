@@ -241,21 +241,6 @@ CASES = [
          "Person_0001_0001.jpg: cannot decode image",
          lambda w: synthetic_release(w.tmp / "rel", n=6, people=2, progress=False) and
          (w.tmp / "rel" / "lfw" / "Person_0001" / "Person_0001_0001.jpg").write_bytes(b""), fault=_no_faces),
-    # every argument checked by its range before any work
-    Case("train --stop-after 0", "train {data} --model global --out {tmp}/r --stop-after 0",
-         "argument --stop-after: must be at least 1"),
-    Case("train --stop-after -1", "train {data} --model global --out {tmp}/r --stop-after -1", "--stop-after"),
-    Case("train --limit -1", "train {data} --model global --out {tmp}/r --limit -1", "argument --limit"),
-    Case("train --limit 0", "train {data} --model global --out {tmp}/r --limit 0", "argument --limit"),
-    Case("train --batch-size 0", "train {data} --model global --out {tmp}/r --batch-size 0", "--batch-size"),
-    Case("train --select-images 0", "train {data} --model global --out {tmp}/r --select-images 0",
-         "argument --select-images: must be at least 1"),
-    Case("train --resize-ratio 0", "train {data} --model global --out {tmp}/r --resize-ratio 0",
-         "argument --resize-ratio: must be above 0"),
-    Case("train --mask-scale -1", "train {data} --model global --out {tmp}/r --mask-scale -1", "--mask-scale"),
-    Case("train --workers -1", "train {data} --model global --out {tmp}/r --workers -1", "--workers"),
-    Case("train --limit that is no number", "train {data} --model global --out {tmp}/r --limit ten",
-         "'ten' is not a whole number"),
     Case("train at 7 px", "train {data} --model global --out {tmp}/r --image-size 7", "below 32 px"),
     Case("train a model without masks with --unet", "train {data} --model global --unet {unet} --out {tmp}/r",
          "--unet: model global uses no masks"),
@@ -265,15 +250,8 @@ CASES = [
          "no CUDA GPU", prepare=lambda w: torch.cuda.is_available() and pytest.skip("this machine has a GPU")),
     Case("evaluate on CUDA without a GPU", "evaluate {run} --data {data} --device cuda:0", "no CUDA GPU",
          prepare=lambda w: torch.cuda.is_available() and pytest.skip("this machine has a GPU")),
-    Case("evaluate --limit -1", "evaluate {run} --data {data} --limit -1", "argument --limit"),
     Case("predict on an unknown device", "predict {run} {data}/img_align_celeba/{first} --device gpu",
          "unknown device 'gpu'"),
-    Case("train-unet for 0 epochs", "train-unet {data} --out {tmp}/u --epochs 0", "argument --epochs"),
-    Case("train-unet at input size 0", "train-unet {data} --out {tmp}/u --input-size 0", "--input-size"),
-    Case("ablate --limit 0", "ablate {data} --out {tmp}/a --limit 0", "argument --limit"),
-    Case("positions --limit 0", "positions {run} --data {data} --annotator synthetic --limit 0", "--limit"),
-    Case("synth --n -5", "synth {tmp}/s --n -5", "argument --n"),
-    Case("annotate with 0 workers", "annotate {data} --workers 0", "argument --workers"),
     Case("fine-tune from a train-unet run", "train {data} --model global --out {tmp}/r --init {unet} " + " ".join(FAST),
          "not a run of mgmtn train"),
     Case("start the backbone from a train-unet run",
@@ -313,6 +291,29 @@ CASES = [
     Case("train into a read-only folder", "train {data} --model global --out {tmp}/ro/r " + " ".join(FAST),
          "cannot write {tmp}/ro/r/.lock: permission denied", fault=_read_only("ro")),
 ]
+
+# Every numeric argument is checked by its range in the parser, before any work: (command, option, error).
+TRAIN = "train {data} --model global --out {tmp}/r"
+RANGES = [
+    (TRAIN, "--stop-after 0", "argument --stop-after: must be at least 1 (got 0)"),
+    (TRAIN, "--stop-after -1", "argument --stop-after: must be at least 1"),
+    (TRAIN, "--limit -1", "argument --limit: must be at least 1"),
+    (TRAIN, "--limit 0", "argument --limit: must be at least 1"),
+    (TRAIN, "--limit ten", "argument --limit: 'ten' is not a whole number"),
+    (TRAIN, "--batch-size 0", "argument --batch-size: must be at least 1"),
+    (TRAIN, "--select-images 0", "argument --select-images: must be at least 1"),
+    (TRAIN, "--resize-ratio 0", "argument --resize-ratio: must be above 0"),
+    (TRAIN, "--mask-scale -1", "argument --mask-scale: must be above 0"),
+    (TRAIN, "--workers -1", "argument --workers: must be at least 0"),
+    ("evaluate {run} --data {data}", "--limit -1", "argument --limit: must be at least 1"),
+    ("train-unet {data} --out {tmp}/u", "--epochs 0", "argument --epochs: must be at least 1"),
+    ("train-unet {data} --out {tmp}/u", "--input-size 0", "argument --input-size: must be at least 1"),
+    ("ablate {data} --out {tmp}/a", "--limit 0", "argument --limit: must be at least 1"),
+    ("positions {run} --data {data} --annotator synthetic", "--limit 0", "argument --limit: must be at least 1"),
+    ("synth {tmp}/s", "--n -5", "argument --n: must be at least 1"),
+    ("annotate {data}", "--workers 0", "argument --workers: must be at least 1"),
+]
+CASES += [Case(f"{command.split()[0]} {option}", f"{command} {option}", error) for command, option, error in RANGES]
 
 
 def _snapshot(root: Path) -> dict[str, str]:
