@@ -223,6 +223,8 @@ CASES = [
     Case("evaluate --out beside a user's CSV", "evaluate {run} --data {data} --out {tmp}/report.json",
          "report.per_attribute.csv exists and was not written by mgmtn evaluate",
          lambda w: (w.tmp / "report.per_attribute.csv").write_text("mine")),
+    Case("align-effect --out onto a user's file", "align-effect {run} --data {data} --out {tmp}/notes.json",
+         "notes.json exists and was not written by mgmtn align-effect", lambda w: (w.tmp / "notes.json").write_text("{}")),
     Case("evaluate --out a text file", "evaluate {run} --data {data} --out {tmp}/notes.txt", "takes a .json file"),
     Case("evaluate --out a folder", "evaluate {run} --data {data} --out {tmp}/d.json", "is a folder",
          lambda w: (w.tmp / "d.json").mkdir()),
@@ -424,3 +426,14 @@ def test_overlays_of_images_with_one_stem_get_distinct_names():
     names = overlay_names([Path("a/face.jpg"), Path("a/face.png"), Path("b/face.jpg"), Path("a/face.jpg")])
     assert len(set(names[:3])) == 3 and names[0] == names[3]
     assert overlay_names([Path("a/x.jpg"), Path("a/y.jpg")]) == ["x_masks.png", "y_masks.png"]
+
+
+def test_resume_removes_the_checkpoint_a_killed_run_was_writing(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("MGMTN_HOME", str(tmp_path / "home"))
+    half = Path(shutil.copytree(built["half"], tmp_path / "half"))
+    stale = half / ".last.pt.k9x.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    argv = ["train", str(built["faces"]), "--model", "global", "--out", str(half), "--resume", "--batch-size", "16",
+            *" ".join(FAST).replace("--epochs 1", "--epochs 2").split()]
+    assert main(argv) == 0
+    assert not stale.exists() and (half / "train.json").exists()

@@ -26,6 +26,7 @@ from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.transforms import EvalTransform
 from mgmtn.engine import make_loader
+from mgmtn.ownership import check_output_file
 from mgmtn.provenance import record, write_json
 from mgmtn.train import eval_transform, load_run, predict_probs
 
@@ -54,6 +55,7 @@ class CentralFace:
 def alignment_effect(run: Path, data: Path, out: Path, device: str = "cpu", limit: int | None = None) -> dict:
     """Score ``run`` on every image of ``data`` with ``--align none`` and ``auto``; write and return the record."""
     started = time.perf_counter()
+    check_output_file(out, "align-effect", ("modes", "majority"))
     model, config = load_run(run, device)
     cfg = TrainConfig.from_record(config["train"])
     index = read_index(data)

@@ -166,14 +166,16 @@ def writes_run(train_fn):
 
     The folder is checked first (``check_run_folder``), so a second writer, a
     folder that cannot be written and a folder of the user's own files are all
-    refused before any data are read. Under torchrun only rank 0 writes, so
-    only rank 0 locks.
+    refused before any data are read, and the temporary files a killed writer
+    left are removed. Under torchrun only rank 0 writes, so only rank 0 locks.
     """
     @functools.wraps(train_fn)
     def locked(data, out, *args, **kwargs):
         check_run_folder(out)
         lock = folder_lock(out, "run folder") if os.environ.get("RANK", "0") == "0" else nullcontext()
         with lock:
+            for stale in Path(out).rglob(".*.pt.*.tmp"):  # checkpoints half-written by a writer that died
+                stale.unlink()
             return train_fn(data, out, *args, **kwargs)
     return locked
 

@@ -30,7 +30,7 @@ from mgmtn.data.layout import atomic_write
 from mgmtn.data.splits import MAX_SHARE, carve_selection
 from mgmtn.engine import make_loader
 from mgmtn.errors import DataError, MgmtnError
-from mgmtn.ownership import check_writable
+from mgmtn.ownership import check_output_file, check_writable, written_json
 from mgmtn.provenance import record, write_json
 from mgmtn.train import eval_transform, load_run, predict_probs
 
@@ -112,13 +112,12 @@ def probs_path(out: Path) -> Path:
     return Path(out).with_suffix(".probs.npz")
 
 
+EVALUATION_KEYS = ("config", "split", "per_attribute")
+
+
 def is_evaluation(path: Path) -> bool:
     """Whether ``path`` is a JSON file that ``evaluate`` (or ``rescore``) wrote."""
-    try:
-        saved = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(saved, dict) and {"config", "split", "per_attribute"} <= set(saved)
+    return written_json(path, EVALUATION_KEYS)
 
 
 def default_out(run: Path, config: dict, data: Path, split: str) -> Path:
@@ -137,13 +136,11 @@ def check_out(out: Path, force: bool = False) -> None:
     out = Path(out)
     if out.suffix != ".json":
         raise MgmtnError(f"{out}: --out takes a .json file name (the CSV and .probs.npz are written beside it)")
-    if out.is_dir():
-        raise MgmtnError(f"{out} is a folder; --out takes a .json file name")
-    taken = [p for p in (out, per_attribute_path(out), probs_path(out)) if p.exists()]
+    check_output_file(out, "evaluate", EVALUATION_KEYS, force)
+    taken = [p for p in (per_attribute_path(out), probs_path(out)) if p.exists()]
     if taken and not force and not is_evaluation(out):
         raise MgmtnError(f"{taken[0]} exists and was not written by mgmtn evaluate; pass --force to replace it "
                          "or choose another --out")
-    check_writable(out.parent)
 
 
 def _write(out: Path, device: str, result: dict, table: pd.DataFrame, arrays: dict | None, started: float) -> None:

@@ -143,6 +143,27 @@ def write_error(error: OSError, path: Path) -> MgmtnError:
     return MgmtnError(f"cannot write {path}: {error.strerror or error}")
 
 
+def written_json(path: Path, keys: Iterable[str]) -> bool:
+    """Whether ``path`` is a JSON object with all of ``keys``: how a command recognises a record it wrote."""
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and set(keys) <= set(saved)
+
+
+def check_output_file(path: Path, tool: str, keys: Iterable[str], force: bool = False) -> None:
+    """Refuse, before any work, to replace a file that is not ``tool``'s record (``written_json``) unless
+    ``force``, or to write where this process cannot."""
+    path = Path(path)
+    if path.is_dir():
+        raise MgmtnError(f"{path} is a folder; --out takes a file name")
+    if path.exists() and not force and not written_json(path, keys):
+        raise MgmtnError(f"{path} exists and was not written by mgmtn {tool}; pass --force to replace it or "
+                         "choose another --out")
+    check_writable(path.parent)
+
+
 def check_writable(folder: Path) -> None:
     """Refuse early a folder (or its nearest existing parent) that this process cannot write."""
     probe = Path(folder)
