@@ -28,9 +28,6 @@ from mgmtn.errors import MgmtnError
 LOCK_FILE = ".lock"
 MANIFEST = ".mgmtn-manifest.json"
 
-_held: dict[str, int] = {}  # folders this process holds, with how many nested ``folder_lock`` calls hold each
-
-
 def _holder(handle) -> str:
     handle.seek(0)
     pid = handle.read().strip()
@@ -81,19 +78,10 @@ def folder_lock(folder: Path, what: str = "folder", wait: bool = False) -> Itera
     second writer is refused at once (``wait``: it waits instead, for short
     critical sections). The lock belongs to the open file, so the kernel frees
     it when its process dies, however it dies (kill -9 included): the ``.lock``
-    a dead process leaves is simply taken over. Nested calls of one process on
-    one folder are allowed. A folder created here that is empty at the end is
-    removed again, so a refused command leaves nothing behind.
+    a dead process leaves is simply taken over. A folder created here that is
+    empty at the end is removed again, so a refused command leaves nothing behind.
     """
     folder = Path(folder)
-    key = str(folder.resolve())
-    if key in _held:
-        _held[key] += 1
-        try:
-            yield folder
-        finally:
-            _held[key] -= 1
-        return
     created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -107,11 +95,9 @@ def folder_lock(folder: Path, what: str = "folder", wait: bool = False) -> Itera
         if created:
             folder.rmdir()
         raise
-    _held[key] = 1
     try:
         yield folder
     finally:
-        del _held[key]
         with handle:
             if _same_file(handle):  # removed before the unlock: a waiter then locks a new file
                 os.unlink(handle.name)
