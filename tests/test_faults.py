@@ -232,6 +232,8 @@ CASES = [
          "my-runs/notes.txt", lambda w: _own_output_with(w, "my-runs/notes.txt")),
     Case("synth --force over its output holding a user's image", "synth {tmp}/s --n 2 --force",
          "did not write", lambda w: _own_output_with(w, "img_align_celeba/mine.jpg")),
+    Case("synth --force over an output older than manifests, holding a user's file", "synth {tmp}/s --n 2 --force",
+         "my-runs/notes.txt", lambda w: _own_output_with(w, "my-runs/notes.txt") or (w.tmp / "s" / MANIFEST).unlink()),
     Case("import-lfwa --force into a user's folder", "import-lfwa {tmp}/src {tmp}/thesis --force",
          "thesis.tex", lambda w: [(w.tmp / "src").mkdir(), (w.tmp / "thesis").mkdir(),
                                   (w.tmp / "thesis" / "thesis.tex").write_text("mine")]),
@@ -420,6 +422,14 @@ def test_evaluate_keeps_one_file_per_dataset_and_replaces_a_users_file_only_when
     assert main(["evaluate", str(run), "--data", str(other), "--out", str(mine), "--limit", "8", "--force"]) == 0
     assert is_evaluation(mine) and (tmp_path / "report.per_attribute.csv").exists()
     capsys.readouterr()
+
+
+def test_force_replaces_an_output_written_before_manifests(tmp_path):
+    old = generate(tmp_path / "s", n=2, progress=False)
+    (old / MANIFEST).unlink()
+    (old / "boxes_synthetic.npz").write_bytes(b"a cache")
+    generate(old, n=3, progress=False, force=True)
+    assert len(list((old / IMAGE_DIR).iterdir())) == 3 and (old / MANIFEST).exists()
 
 
 def test_overlays_of_images_with_one_stem_get_distinct_names():

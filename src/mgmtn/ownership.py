@@ -189,9 +189,17 @@ def foreign_files(folder: Path, tool: str, derived: Iterable[str] = ()) -> list[
     return [f for f in _files(folder) if f not in listed and not any(fnmatch(f, p) for p in patterns)]
 
 
-def check_replaceable(out: Path, tool: str, force: bool, derived: Iterable[str] = ()) -> None:
-    """``out`` must be new, empty, or (with ``force``) an earlier output of ``tool`` that holds nothing else."""
+def check_replaceable(out: Path, tool: str, force: bool, derived: tuple[str, ...] = (),
+                      unlisted: tuple[str, tuple[str, ...]] | None = None) -> None:
+    """``out`` must be new, empty, or (with ``force``) an earlier output of ``tool`` that holds nothing else.
+
+    ``derived``: see ``foreign_files``. ``unlisted``: (marker, patterns) of an
+    output written before manifests existed: where ``marker`` is there and no
+    manifest, files matching ``patterns`` count as the tool's own.
+    """
     out = Path(out)
+    if unlisted and (out / unlisted[0]).exists() and not (out / MANIFEST).exists():
+        derived = (*derived, *unlisted[1])
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise MgmtnError(f"{out} is a file or a link, not a folder")
     if not out.is_dir() or all(p.name == LOCK_FILE for p in out.iterdir()):

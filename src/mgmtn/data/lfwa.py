@@ -25,14 +25,16 @@ import scipy.io
 from tqdm.auto import tqdm
 
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.data.layout import (BOX_CACHE_FILES, IMAGE_DIR, PARTITIONS, atomic_write, write_attributes,
-                               write_identities, write_partition)
+from mgmtn.data.layout import (BOX_CACHE_FILES, IDENTITY_FILE, IMAGE_DIR, PARTITIONS, atomic_write,
+                               write_attributes, write_identities, write_partition)
 from mgmtn.errors import DataError, MgmtnError
 from mgmtn.ownership import build_beside, check_replaceable, folder_lock, write_manifest, writing
 
 LABEL_FILE = "lfw_att_40.mat"
 SPLIT_FILE = "indices_train_test.mat"
 SUMMARY_FILE = "lfwa_import.json"
+# An import written before manifests (``mgmtn.ownership``): its marker and its files.
+UNLISTED_IMPORT = (SUMMARY_FILE, (SUMMARY_FILE, "list_*.txt", IDENTITY_FILE, f"{IMAGE_DIR}/*"))
 # LFW image folders as their archives unpack, the deep-funneled images (the common choice) first.
 IMAGE_FOLDERS = ("lfw-deepfunneled", "lfw_deepfunneled", "lfw", "lfw-funneled", "lfw_funneled")
 
@@ -263,7 +265,7 @@ def import_lfwa(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
     if src.resolve().is_relative_to(out.resolve()):
         raise MgmtnError(f"{out}: the output folder must not contain the source {src}")
     with folder_lock(out, "mgmtn import-lfwa output"):
-        check_replaceable(out, "import-lfwa", force, BOX_CACHE_FILES)
+        check_replaceable(out, "import-lfwa", force, BOX_CACHE_FILES, UNLISTED_IMPORT)
         return _import(src, out, val_fraction, seed, link, align)
 
 

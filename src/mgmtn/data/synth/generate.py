@@ -16,7 +16,7 @@ from mgmtn.data.layout import (BOX_CACHE_FILES, IMAGE_DIR, write_attributes, wri
 from mgmtn.data.synth.geometry import CANONICAL_SIZE, landmarks, sample_pose
 from mgmtn.data.synth.labels import flip_labels, sample_labels
 from mgmtn.data.synth.render import render_face
-from mgmtn.ownership import MANIFEST, build_beside, check_replaceable, folder_lock, write_manifest, writing
+from mgmtn.ownership import build_beside, check_replaceable, folder_lock, write_manifest, writing
 
 MIN_SIZE = 64  # below this the face's smaller cues (earrings, nostrils) vanish
 JPEG_QUALITY = 95
@@ -80,13 +80,8 @@ def _results(tasks: list, workers: int) -> Iterator[tuple[np.ndarray, np.ndarray
 
 
 MARKER = "synth.json"  # written by generate: its parameters
-# Outputs written before the manifest (``mgmtn.ownership``) held only these files.
-UNLISTED_OUTPUT = (MARKER, "list_*.txt", f"{IMAGE_DIR}/*.jpg")
-
-
-def _derived(out: Path) -> tuple[str, ...]:
-    """Files ``--force`` may remove besides those of the manifest: the box caches, and an older output's files."""
-    return BOX_CACHE_FILES + (() if (out / MANIFEST).exists() or not (out / MARKER).exists() else UNLISTED_OUTPUT)
+# An output written before manifests (``mgmtn.ownership``): its marker and its files.
+UNLISTED_OUTPUT = (MARKER, (MARKER, "list_*.txt", f"{IMAGE_DIR}/*.jpg"))
 
 
 def generate(out: Path, n: int = 2000, seed: int = 0, size: tuple[int, int] = CANONICAL_SIZE,
@@ -110,7 +105,7 @@ def generate(out: Path, n: int = 2000, seed: int = 0, size: tuple[int, int] = CA
     _check(n, size, label_noise, tuple(split), workers)
     out = Path(out)
     with folder_lock(out, "mgmtn synth output"):
-        check_replaceable(out, "synth", force, _derived(out))
+        check_replaceable(out, "synth", force, BOX_CACHE_FILES, UNLISTED_OUTPUT)
         with build_beside(out) as tmp:
             _write(tmp, n, seed, size, label_noise, split, workers, progress)
             (tmp / MARKER).write_text(json.dumps({"n": n, "seed": seed}))
