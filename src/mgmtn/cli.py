@@ -333,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                        help="fp32; bf16 autocast; auto: bf16 where the hardware computes it (CUDA, a CPU with "
                             "AVX-512 BF16 or AMX), else fp32 (default: profile)")
-    train.add_argument("--workers", type=at_least(0), default=None, help="DataLoader worker processes (default: profile)")
+    train.add_argument("--workers", type=at_least(0), default=None,
+                       help="DataLoader worker processes (default: profile)")
     _run_options(train, _train)
 
     ablate = verbs.add_parser("ablate", help="train and score the paper's ablation studies (Tables 3, 4, Fig. 9)")

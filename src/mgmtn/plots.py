@@ -255,7 +255,8 @@ def scores_beside_paper(runs: pd.DataFrame, paper: pd.DataFrame | None = None, m
 def attribute_scores(per_attribute: dict[str, pd.DataFrame], metric: str = "balanced_accuracy"):
     """``metric`` (%) of every attribute, one marker per model, sorted by the first model; labels in group colours.
 
-    ``per_attribute`` maps a model to its per-attribute table (``eval_<split>.per_attribute.csv``, or a mean of several).
+    ``per_attribute`` maps a model to its per-attribute table (``eval_<split>.per_attribute.csv``, or a mean of
+    several).
     """
     first = next(iter(per_attribute.values())).set_index("attribute")[metric].sort_values()
     y = np.arange(len(first))

@@ -113,9 +113,11 @@ def seed_gain(frame: pd.DataFrame, model: str, baseline: str, metrics: list[str]
 
 
 def per_attribute(frame: pd.DataFrame, model: str, root: Path = RESULTS) -> pd.DataFrame:
-    """The per-attribute table (``eval_<split>.per_attribute.csv``) of ``model``'s runs in ``frame``, averaged over its seeds."""
+    """The per-attribute table (``eval_<split>.per_attribute.csv``) of ``model``'s runs in ``frame``, averaged over
+    its seeds."""
     runs = frame[frame["model"] == model]
-    tables = [pd.read_csv(root / run / f"eval_{split}.per_attribute.csv") for run, split in zip(runs["run"], runs["split"])]
+    tables = [pd.read_csv(root / run / f"eval_{split}.per_attribute.csv")
+              for run, split in zip(runs["run"], runs["split"])]
     return pd.concat(tables).groupby(["attribute", "group"], as_index=False, sort=False).mean(numeric_only=True)
 
 

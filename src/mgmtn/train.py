@@ -248,8 +248,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
                          "would be a single cell, leaving the group masks no positions (--image-size)")
     if stop_after is not None and stop_after < 1:
         raise MgmtnError(f"stop after must be at least 1 epoch (got {stop_after})")
-    small = [f"{name} {value}" for name, value in (("batch size", cfg.batch_size), ("select images", cfg.select_images),
-                                                   ("limit", cfg.train_limit)) if value is not None and value < 1]
+    counts = (("batch size", cfg.batch_size), ("select images", cfg.select_images), ("limit", cfg.train_limit))
+    small = [f"{name} {value}" for name, value in counts if value is not None and value < 1]
     if small:
         raise MgmtnError(f"{small[0]}: must be at least 1")
     for start, option in ((init, "--init"), (backbone_from, "--backbone-from")):
