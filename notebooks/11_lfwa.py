@@ -73,7 +73,7 @@ from mgmtn.evaluate import evaluate
 from mgmtn.masks import annotate
 from mgmtn.paper import TABLE2, table2_ours
 from mgmtn.train import train
-from mgmtn.train_unet import evaluate_unet, page_unet, train_unet
+from mgmtn.train_unet import choose_unet, chosen_on_selection, page_unet, train_unet
 
 # %% [markdown]
 # ## On real faces: the committed runs
@@ -216,38 +216,29 @@ print(f"scoring on: {label} ({index.describe()['per_partition'][split]} images)"
 # ### Masks on LFWA
 #
 # LFW faces are not aligned like CelebA's, so a UNet trained on CelebA masks
-# may not transfer. Both are scored against dlib boxes on the held-out
-# faces: page 03's CelebA UNet, and one trained on LFWA's training split.
-# The better one guides MGMTN below.
+# may not transfer. Both are scored against dlib boxes: page 03's CelebA
+# UNet, and one trained on LFWA's training split (its best epoch chosen on
+# the selection split carved from LFWA's training people). The one with the
+# better mean F1 on that selection split guides MGMTN below; the held-out
+# people it is then scored on play no part in the choice.
 
 # %%
-def scored(path: Path, compute):
-    """The score saved at ``path`` for this page's split, else ``compute()``, which saves it there.
-
-    A finished step is not redone: the committed runs keep their scores but
-    not their weights, so a fresh clone rebuilds this page from the scores.
-    """
-    saved = json.loads(path.read_text()) if path.exists() else {}
-    return saved if saved.get("split") == split else compute()
-
-
 celeba = resolve_data(celeba_root, profile)
+settings = get_profile(profile)
 unet = None  # the masks guide MGMTN only: a run of the baseline alone goes without them
 if "mgmtn" in models:
     annotate(lfwa, "dlib", progress=False)
     celeba_unet = Path(celeba_unet) if celeba_unet else page_unet(celeba, profile, device=device, seed=seed)
     lfwa_unet = out / "unet-lfwa"
-    if not ((lfwa_unet / "unet.pt").exists() or (lfwa_unet / "mask_f1.json").exists()):
+    if not ((lfwa_unet / "unet.pt").exists() or chosen_on_selection(lfwa_unet)):
         train_unet(lfwa, lfwa_unet, profile=profile, annotator="dlib", device=device, seed=seed,
                    resume=(lfwa_unet / "last.pt").exists())
-    transfer = {"CelebA UNet": scored(out / "mask_f1_celeba_unet.json", lambda: evaluate_unet(
-                    celeba_unet, lfwa, "dlib", split=split, device=device, out=out / "mask_f1_celeba_unet.json")),
-                "LFWA UNet": scored(lfwa_unet / "mask_f1.json",
-                                    lambda: evaluate_unet(lfwa_unet, lfwa, "dlib", split=split, device=device))}
-    masks = pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in transfer.items()}).T * 100
-    unet = {"CelebA UNet": celeba_unet, "LFWA UNet": lfwa_unet}[masks["mean"].idxmax()]
-    print(f"MGMTN uses the {masks['mean'].idxmax()} ({unet})")
-    display(masks.round(1))
+    candidates = {"CelebA UNet": celeba_unet, "LFWA UNet": lfwa_unet}
+    chosen, on_select = choose_unet(candidates, lfwa, "dlib", settings.train.select_images, out, device=device)
+    unet = candidates[chosen]
+    print(f"MGMTN uses the {chosen} ({unet}), the better on the selection split")
+    display((pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in on_select.items()})
+             * 100).round(1))
 
 # %% [markdown]
 # ### Both protocols for the baseline and MGMTN
@@ -265,7 +256,6 @@ if "mgmtn" in models:
 
 # %%
 celeba_runs = Path(celeba_runs) if celeba_runs else run_dir(None, "04_mgmtn_training", profile, celeba)
-settings = get_profile(profile)
 lr = settings.train.lr
 runs = {}
 for model in models:

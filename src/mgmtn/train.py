@@ -25,7 +25,7 @@ from mgmtn.config import TrainConfig, get_profile
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
-from mgmtn.data.splits import carve_selection
+from mgmtn.data.splits import carve_selection, ids_digest
 from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.engine import (LoopConfig, check_run_folder, fit, is_main, load_checkpoint, make_loader, native_bf16,
                           seed_everything, setup_distributed)
@@ -248,7 +248,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
               "unet": unet_info, "data": index.describe(),
               "split": {"train": len(train_index), "select": len(select_index),
-                        "select_identity_disjoint": index.identities is not None},
+                        "select_identity_disjoint": index.identities is not None,
+                        "select_sha256": ids_digest(select_index.ids)},
               "init": str(Path(init).resolve()) if init else None,
               "backbone_from": str(Path(backbone_from).resolve()) if backbone_from else None,
               "start_sha256": start_digest(init or backbone_from) if init or backbone_from else None}
