@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # LFWA
 #
@@ -37,7 +35,6 @@
 
 # %% tags=["parameters"]
 profile = "smoke"
-data_root = None  # unused: LFWA and CelebA have their own roots below
 lfwa_root = None  # an LFWA release (lfw_att_40.mat, indices_train_test.mat, lfw/); default: a synthetic one
 celeba_root = None  # the CelebA folder the fine-tuned models start from; default: the profile's synthetic faces
 celeba_runs = None  # folder of CelebA-trained runs to fine-tune, one per model (trained if absent); default: page 04's

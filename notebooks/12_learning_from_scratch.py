@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Learning from scratch: the recipe of the `cpu` profile
 #
@@ -34,9 +32,6 @@
 # score: 50% mA is what a model that never learnt gets.
 
 # %% tags=["parameters"]
-profile = "smoke"  # unused: this page only reads results/
-data_root = None
-device = "cpu"
 celeba_root = None  # the CelebA subset, for the majority-class score (default ../shared/data/celeba-subset)
 
 # %%

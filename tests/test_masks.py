@@ -11,7 +11,8 @@ from mgmtn.attributes import GROUP_NAMES
 from mgmtn.data.celeba import read_index
 from mgmtn.data.layout import IMAGE_DIR, write_attributes, write_keypoints, write_landmarks, write_partition
 from mgmtn.errors import DataError
-from mgmtn.masks import annotate, box_path, boxes_to_quads, group_boxes, load_boxes, render_masks, scale_boxes
+from mgmtn.masks import (aligned_fallback, annotate, box_path, boxes_or_fallback, boxes_to_quads, group_boxes, load_boxes,
+                         render_masks, scale_boxes)
 from mgmtn.masks import cache
 
 G = {name: k for k, name in enumerate(GROUP_NAMES)}
@@ -232,3 +233,10 @@ def test_boxes_of_a_read_only_dataset_go_to_the_cache_folder(tmp_path, monkeypat
     finally:
         data.chmod(0o755)
     assert path.parent.parent == tmp_path / "home" / "boxes" and path.name == "boxes_dlib.npz"
+
+
+def test_a_face_without_keypoints_gets_the_aligned_fallback_boxes():
+    size = (178, 218)
+    np.testing.assert_array_equal(boxes_or_fallback(None, size), group_boxes(aligned_fallback(size), size))
+    points = aligned_fallback(size) + 5
+    np.testing.assert_array_equal(boxes_or_fallback(points, size), group_boxes(points, size))
