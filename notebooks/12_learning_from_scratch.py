@@ -107,7 +107,7 @@ study.round(2) if not study.empty else None
 # and each attribute's positive rate in training) whether it was chosen or not.
 #
 # The chosen point is the most balanced one that costs at most half a point
-# of accuracy on the selection split (`mgmtn.evaluate.select_thresholds`).
+# of accuracy on the selection split (`mgmtn.operating_point.select_thresholds`).
 # The candidates are thresholds moved from 0.5 towards each attribute's
 # training positive rate in steps of a tenth (`prior 0.4`: 40% of the way),
 # and thresholds tuned per attribute (scored there by two-fold

@@ -135,7 +135,8 @@ def load_checkpoint(path: Path) -> dict:
         raise MgmtnError(f"{path}: cannot read checkpoint ({error})") from None
 
 
-RUN_FILES = ("config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "unet.pt", "mask_f1*.json",
+RUN_FILES = ("config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "operating_point.json", "unet.pt",
+             "mask_f1*.json",
              "eval_*.json", "eval_*.csv", "eval_*.probs.npz", "positions*.json", "stage*", ".*.tmp")
 
 
