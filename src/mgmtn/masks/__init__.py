@@ -11,7 +11,8 @@ from mgmtn.masks.regions import group_boxes, scale_boxes
 from mgmtn.masks.render import boxes_to_quads, render_masks
 
 __all__ = [
-    "ANNOTATORS", "Annotator", "AnnotationSummary", "aligned_fallback", "boxes_or_fallback", "default_annotator", "annotate", "annotate_rows",
+    "ANNOTATORS", "Annotator", "AnnotationSummary", "aligned_fallback", "boxes_or_fallback", "default_annotator",
+    "annotate", "annotate_rows",
     "box_path", "boxes_to_quads", "get_annotator", "group_boxes", "load_boxes", "render_masks",
     "scale_boxes",
 ]
