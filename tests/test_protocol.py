@@ -158,3 +158,13 @@ def test_a_broken_operating_point_is_named(tmp_path):
     (tmp_path / operating_point.FILE).write_text("{}")
     with pytest.raises(MgmtnError, match="operating_point.json: not an operating point"):
         operating_point.read(tmp_path)
+
+
+def test_predict_answers_at_the_run_s_point_and_prints_the_probability(faces, run, capsys):
+    from mgmtn.cli import main
+
+    image = read_index(faces).image_path(0)
+    assert main(["predict", str(run), str(image), "--align", "none"]) == 0
+    out = capsys.readouterr().out
+    assert f"yes/no at the run's operating point ({operating_point.read(run)['rule']})" in out
+    assert any(line.split()[-2] in ("yes", "no") for line in out.splitlines()[2:] if line.strip())
