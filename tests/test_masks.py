@@ -189,7 +189,7 @@ def test_interrupted_annotation_resumes_from_its_checkpoint(synthetic_folder, mo
     monkeypatch.setattr(cache, "CHUNK_SIZE", 2)
     monkeypatch.setattr(cache, "CHECKPOINT_SECONDS", 0.0)
     calls = {"n": 0}
-    real = cache.group_boxes
+    real = cache.boxes_or_fallback
 
     def crash_on_fifth(*args, **kwargs):
         calls["n"] += 1
@@ -197,7 +197,7 @@ def test_interrupted_annotation_resumes_from_its_checkpoint(synthetic_folder, mo
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cache, "group_boxes", crash_on_fifth)
+    monkeypatch.setattr(cache, "boxes_or_fallback", crash_on_fifth)
     out = box_path(synthetic_folder, "synthetic")
     with pytest.raises(KeyboardInterrupt):
         annotate(synthetic_folder, "synthetic", progress=False)
@@ -207,7 +207,7 @@ def test_interrupted_annotation_resumes_from_its_checkpoint(synthetic_folder, mo
     summary = annotate(synthetic_folder, "synthetic", progress=False)
     assert summary.computed == 3 and summary.images == 7
     assert not cache._partial_path(out).exists()
-    monkeypatch.setattr(cache, "group_boxes", real)
+    monkeypatch.setattr(cache, "boxes_or_fallback", real)
     fresh = annotate(synthetic_folder, "synthetic", progress=False, resume=False, out=out.with_name("fresh.npz"))
     np.testing.assert_array_equal(load_boxes(synthetic_folder, "synthetic"),
                                   load_boxes(synthetic_folder, "synthetic", path=fresh.path))
