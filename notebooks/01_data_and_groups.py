@@ -28,8 +28,6 @@
 # %% tags=["parameters"]
 profile = "smoke"
 data_root = None
-device = "cpu"
-output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
 
 # %%

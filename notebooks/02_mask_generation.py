@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # From keypoints to group masks
 #
@@ -31,8 +29,6 @@
 # %% tags=["parameters"]
 profile = "smoke"
 data_root = None
-device = "cpu"
-output_dir = None  # default: build/runs/<profile>/<this notebook>
 seed = 0
 real_data_root = None  # a real CelebA folder for the dlib part; default: ../shared/data/celeba-subset if present
 real_faces = 4
@@ -45,14 +41,14 @@ from mgmtn import plots
 from mgmtn.config import resolve_data, shared_data
 from mgmtn.data.celeba import load_image, read_index
 from mgmtn.data.transforms import TrainTransform
-from mgmtn.masks import aligned_fallback, default_annotator, get_annotator, group_boxes, render_masks
+from mgmtn.masks import boxes_or_fallback, default_annotator, get_annotator, render_masks
 from mgmtn.masks.render import boxes_to_quads
 
 index = read_index(resolve_data(data_root, profile))
 row = 0
 image = load_image(index.image_path(row))
 keypoints = get_annotator(default_annotator(index), index=index)(row)
-boxes = group_boxes(keypoints if keypoints is not None else aligned_fallback(image.size), image.size)
+boxes = boxes_or_fallback(keypoints, image.size)
 masks = render_masks(boxes_to_quads(boxes), image.size)
 
 # %% [markdown]
@@ -93,6 +89,6 @@ else:
         face = load_image(real.image_path(i))
         points = dlib(i)
         found = points is not None
-        boxes = group_boxes(points if found else aligned_fallback(face.size), face.size)
+        boxes = boxes_or_fallback(points, face.size)
         plots.keypoints_to_masks(face, points, boxes, render_masks(boxes_to_quads(boxes), face.size),
                                  f"{real.ids[i]}: {'dlib keypoints' if found else 'no face found, aligned fallback'}")

@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Adaptive Mask Learning, stage 1: the 8-head UNet
 #
@@ -50,7 +48,7 @@ from mgmtn.attributes import GROUP_NAMES
 from mgmtn.config import resolve_data, run_dir, shared_data
 from mgmtn.data.celeba import load_image, read_index
 from mgmtn.data.transforms import EvalTransform
-from mgmtn.masks import aligned_fallback, default_annotator, get_annotator, group_boxes, load_boxes
+from mgmtn.masks import boxes_or_fallback, default_annotator, get_annotator, load_boxes
 from mgmtn.paper import MASK_MEAN_F1
 from mgmtn.train_unet import load_unet, train_unet
 
@@ -181,7 +179,7 @@ guide = load_unet(real_unet if on_real else run)
 with torch.no_grad():
     predicted = guide(EvalTransform(size=guide.input_size)(face)[0][None]).sigmoid()[0].numpy()
 masks = np.stack([np.asarray(Image.fromarray(np.uint8(255 * (p >= 0.5))).resize(face.size)) > 0 for p in predicted])
-boxes = group_boxes(keypoints if keypoints is not None else aligned_fallback(face.size), face.size)
+boxes = boxes_or_fallback(keypoints, face.size)
 where = "CelebA subset, dlib keypoints" if on_real else "this page's data"
 front_face = plots.keypoints_to_masks(face, keypoints, boxes, masks,
                                       f"{front.ids[0]} ({where}): keypoints and group boxes; the UNet's masks")

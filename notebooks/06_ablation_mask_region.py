@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Ablation: how much of the predicted region to keep (Table 4, Fig. 7)
 #

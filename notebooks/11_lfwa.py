@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # LFWA
 #
@@ -37,7 +35,6 @@
 
 # %% tags=["parameters"]
 profile = "smoke"
-data_root = None  # unused: LFWA and CelebA have their own roots below
 lfwa_root = None  # an LFWA release (lfw_att_40.mat, indices_train_test.mat, lfw/); default: a synthetic one
 celeba_root = None  # the CelebA folder the fine-tuned models start from; default: the profile's synthetic faces
 celeba_runs = None  # folder of CelebA-trained runs to fine-tune, one per model (trained if absent); default: page 04's
@@ -57,23 +54,17 @@ finetune_epochs = None  # epochs of the fine-tuned runs (default: the profile's,
 committed = "lfwa-subset"  # the real-subset runs under results/
 
 # %%
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from mgmtn import plots, results
-from mgmtn.config import get_profile, home, resolve_data, run_dir
+from mgmtn import lfwa_study, plots, results
+from mgmtn.config import home, resolve_data, run_dir
 from mgmtn.data.celeba import read_index
-from mgmtn.data.layout import IDENTITY_FILE
-from mgmtn.data.lfwa import SUMMARY_FILE, import_lfwa
 from mgmtn.data.lfwa_release import synthetic_release
-from mgmtn.evaluate import evaluate
-from mgmtn.masks import annotate
 from mgmtn.paper import TABLE2, table2_ours
-from mgmtn.train import train
-from mgmtn.train_unet import evaluate_unet, page_unet, train_unet
+from mgmtn.train_unet import page_unet
 
 # %% [markdown]
 # ## On real faces: the committed runs
@@ -191,10 +182,8 @@ else:
 release = Path(lfwa_root) if lfwa_root else synthetic_release(home() / "data" / "lfwa-synthetic", seed=seed)
 out = run_dir(output_dir, "11_lfwa", profile, release)
 suffix = "-aligned" if align_faces else ""
-lfwa = run_dir(None, f"lfwa-import-val{val_fraction}-seed{seed}{suffix}", profile, release)  # never under results/
-if not (lfwa / IDENTITY_FILE).exists():  # an import without it predates the identity file: redo it
-    import_lfwa(release, lfwa, val_fraction=val_fraction, seed=seed, force=True, align=align_faces)
-summary = json.loads((lfwa / SUMMARY_FILE).read_text())
+import_folder = run_dir(None, f"lfwa-import-val{val_fraction}-seed{seed}{suffix}", profile, release)  # not results/
+lfwa = lfwa_study.imported(release, import_folder, val_fraction, seed, align_faces)
 index = read_index(lfwa)
 index.describe()
 
@@ -208,46 +197,28 @@ index.describe()
 # are **held-out LFWA-train** numbers, not LFWA test numbers.
 
 # %%
-split = "test" if index.describe()["per_partition"]["test"] else "val"
-label = "LFWA test" if split == "test" else "held-out LFWA-train identities"
+split, label = lfwa_study.scoring_split(index)
 print(f"scoring on: {label} ({index.describe()['per_partition'][split]} images)")
 
 # %% [markdown]
 # ### Masks on LFWA
 #
 # LFW faces are not aligned like CelebA's, so a UNet trained on CelebA masks
-# may not transfer. Both are scored against dlib boxes on the held-out
-# faces: page 03's CelebA UNet, and one trained on LFWA's training split.
-# The better one guides MGMTN below.
+# may not transfer. Both are scored against dlib boxes: page 03's CelebA
+# UNet, and one trained on LFWA's training split (its best epoch chosen on
+# the selection split carved from LFWA's training people). The one with the
+# better mean F1 on that selection split guides MGMTN below; the held-out
+# people it is then scored on play no part in the choice.
 
 # %%
-def scored(path: Path, compute):
-    """The score saved at ``path`` for this page's split, else ``compute()``, which saves it there.
-
-    A finished step is not redone: the committed runs keep their scores but
-    not their weights, so a fresh clone rebuilds this page from the scores.
-    """
-    saved = json.loads(path.read_text()) if path.exists() else {}
-    return saved if saved.get("split") == split else compute()
-
-
 celeba = resolve_data(celeba_root, profile)
 unet = None  # the masks guide MGMTN only: a run of the baseline alone goes without them
 if "mgmtn" in models:
-    annotate(lfwa, "dlib", progress=False)
     celeba_unet = Path(celeba_unet) if celeba_unet else page_unet(celeba, profile, device=device, seed=seed)
-    lfwa_unet = out / "unet-lfwa"
-    if not ((lfwa_unet / "unet.pt").exists() or (lfwa_unet / "mask_f1.json").exists()):
-        train_unet(lfwa, lfwa_unet, profile=profile, annotator="dlib", device=device, seed=seed,
-                   resume=(lfwa_unet / "last.pt").exists())
-    transfer = {"CelebA UNet": scored(out / "mask_f1_celeba_unet.json", lambda: evaluate_unet(
-                    celeba_unet, lfwa, "dlib", split=split, device=device, out=out / "mask_f1_celeba_unet.json")),
-                "LFWA UNet": scored(lfwa_unet / "mask_f1.json",
-                                    lambda: evaluate_unet(lfwa_unet, lfwa, "dlib", split=split, device=device))}
-    masks = pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in transfer.items()}).T * 100
-    unet = {"CelebA UNet": celeba_unet, "LFWA UNet": lfwa_unet}[masks["mean"].idxmax()]
-    print(f"MGMTN uses the {masks['mean'].idxmax()} ({unet})")
-    display(masks.round(1))
+    chosen, unet, on_select = lfwa_study.lfwa_unet(lfwa, out, celeba_unet, profile, device=device, seed=seed)
+    print(f"MGMTN uses the {chosen} ({unet}), the better on the selection split")
+    display((pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in on_select.items()})
+             * 100).round(1))
 
 # %% [markdown]
 # ### Both protocols for the baseline and MGMTN
@@ -264,28 +235,11 @@ if "mgmtn" in models:
 # learning rate (`finetune_lr_factor`, 1.0 by default).
 
 # %%
+plan = lfwa_study.Protocols(tuple(models), tuple(protocols), start_epochs, scratch_epochs, finetune_epochs,
+                            finetune_lr_factor)
 celeba_runs = Path(celeba_runs) if celeba_runs else run_dir(None, "04_mgmtn_training", profile, celeba)
-settings = get_profile(profile)
-lr = settings.train.lr
-runs = {}
-for model in models:
-    for protocol in protocols:
-        run = out / f"{model}-{protocol}"
-        options = dict(settings.ablation)
-        epochs = scratch_epochs if protocol == "scratch" else finetune_epochs
-        if epochs:
-            options["epochs"] = epochs
-        if protocol == "finetune":
-            start = celeba_runs / celeba_run_name.format(model=model)
-            if not (start / "train.json").exists():
-                train(celeba, start, model, profile=profile, unet=celeba_unet, device=device, seed=seed,
-                      resume=(start / "last.pt").exists(), epochs=start_epochs or settings.train.epochs)
-            options |= {"init": start, "lr": lr * finetune_lr_factor}
-        if not (run / "train.json").exists():
-            train(lfwa, run, model, profile=profile, unet=unet, device=device, seed=seed,
-                  resume=(run / "last.pt").exists(), **options)
-        runs[(model, protocol)] = scored(run / f"eval_{split}.json",
-                                         lambda: evaluate(run, lfwa, split=split, device=device))
+runs = lfwa_study.run_protocols(lfwa, out, split, plan, profile, celeba, celeba_runs, celeba_run_name,
+                                celeba_unet, unet, device=device, seed=seed)
 
 # %% [markdown]
 # ### Beside the LFWA column of the papers' Table 2

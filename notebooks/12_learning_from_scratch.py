@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Learning from scratch: the recipe of the `cpu` profile
 #
@@ -34,9 +32,6 @@
 # score: 50% mA is what a model that never learnt gets.
 
 # %% tags=["parameters"]
-profile = "smoke"  # unused: this page only reads results/
-data_root = None
-device = "cpu"
 celeba_root = None  # the CelebA subset, for the majority-class score (default ../shared/data/celeba-subset)
 
 # %%
@@ -112,7 +107,7 @@ study.round(2) if not study.empty else None
 # and each attribute's positive rate in training) whether it was chosen or not.
 #
 # The chosen point is the most balanced one that costs at most half a point
-# of accuracy on the selection split (`mgmtn.evaluate.select_thresholds`).
+# of accuracy on the selection split (`mgmtn.operating_point.select_thresholds`).
 # The candidates are thresholds moved from 0.5 towards each attribute's
 # training positive rate in steps of a tenth (`prior 0.4`: 40% of the way),
 # and thresholds tuned per attribute (scored there by two-fold

@@ -38,3 +38,10 @@ def test_failure_names_notebook_and_cell_and_keeps_the_good_copy(tmp_path):
     with pytest.raises(MgmtnError, match=r"01_demo.py failed in cell \d+ \(ValueError: boom\)"):
         execute(source, out, {}, tmp_path)
     assert (out / "01_demo.ipynb").read_bytes() == good
+
+
+def test_a_page_gets_only_the_parameters_it_declares(tmp_path):
+    source = _project(tmp_path, "# %%\nprint(sorted(k for k in dir() if k in ('profile', 'data_root')))\n")
+    out = tmp_path / "out"
+    execute(source, out, {"profile": "cpu", "data_root": "/elsewhere"}, tmp_path)
+    assert "['profile']" in nbformat.read(out / "01_demo.ipynb", as_version=4).cells[-1].outputs[0]["text"]

@@ -11,7 +11,8 @@ from mgmtn.attributes import GROUP_NAMES
 from mgmtn.data.celeba import read_index
 from mgmtn.data.layout import IMAGE_DIR, write_attributes, write_keypoints, write_landmarks, write_partition
 from mgmtn.errors import DataError
-from mgmtn.masks import annotate, box_path, boxes_to_quads, group_boxes, load_boxes, render_masks, scale_boxes
+from mgmtn.masks import (aligned_fallback, annotate, box_path, boxes_or_fallback, boxes_to_quads, group_boxes, load_boxes,
+                         render_masks, scale_boxes)
 from mgmtn.masks import cache
 
 G = {name: k for k, name in enumerate(GROUP_NAMES)}
@@ -188,7 +189,7 @@ def test_interrupted_annotation_resumes_from_its_checkpoint(synthetic_folder, mo
     monkeypatch.setattr(cache, "CHUNK_SIZE", 2)
     monkeypatch.setattr(cache, "CHECKPOINT_SECONDS", 0.0)
     calls = {"n": 0}
-    real = cache.group_boxes
+    real = cache.boxes_or_fallback
 
     def crash_on_fifth(*args, **kwargs):
         calls["n"] += 1
@@ -196,7 +197,7 @@ def test_interrupted_annotation_resumes_from_its_checkpoint(synthetic_folder, mo
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cache, "group_boxes", crash_on_fifth)
+    monkeypatch.setattr(cache, "boxes_or_fallback", crash_on_fifth)
     out = box_path(synthetic_folder, "synthetic")
     with pytest.raises(KeyboardInterrupt):
         annotate(synthetic_folder, "synthetic", progress=False)
@@ -206,7 +207,7 @@ def test_interrupted_annotation_resumes_from_its_checkpoint(synthetic_folder, mo
     summary = annotate(synthetic_folder, "synthetic", progress=False)
     assert summary.computed == 3 and summary.images == 7
     assert not cache._partial_path(out).exists()
-    monkeypatch.setattr(cache, "group_boxes", real)
+    monkeypatch.setattr(cache, "boxes_or_fallback", real)
     fresh = annotate(synthetic_folder, "synthetic", progress=False, resume=False, out=out.with_name("fresh.npz"))
     np.testing.assert_array_equal(load_boxes(synthetic_folder, "synthetic"),
                                   load_boxes(synthetic_folder, "synthetic", path=fresh.path))
@@ -232,3 +233,10 @@ def test_boxes_of_a_read_only_dataset_go_to_the_cache_folder(tmp_path, monkeypat
     finally:
         data.chmod(0o755)
     assert path.parent.parent == tmp_path / "home" / "boxes" and path.name == "boxes_dlib.npz"
+
+
+def test_a_face_without_keypoints_gets_the_aligned_fallback_boxes():
+    size = (178, 218)
+    np.testing.assert_array_equal(boxes_or_fallback(None, size), group_boxes(aligned_fallback(size), size))
+    points = aligned_fallback(size) + 5
+    np.testing.assert_array_equal(boxes_or_fallback(points, size), group_boxes(points, size))

@@ -42,7 +42,7 @@ def test_mismatched_shapes_are_rejected():
 
 
 def test_tuned_thresholds_win_when_they_cost_no_accuracy():
-    from mgmtn.evaluate import select_thresholds
+    from mgmtn.operating_point import select_thresholds
 
     rng = np.random.default_rng(0)
     targets = (rng.random((400, 40)) < 0.2).astype(np.uint8)
@@ -56,7 +56,7 @@ def test_tuned_thresholds_win_when_they_cost_no_accuracy():
 
 
 def test_the_chosen_point_spends_at_most_the_accuracy_budget():
-    from mgmtn.evaluate import ACCURACY_BUDGET, PRIOR_WEIGHTS, select_thresholds
+    from mgmtn.operating_point import ACCURACY_BUDGET, PRIOR_WEIGHTS, select_thresholds
 
     rng = np.random.default_rng(1)
     # Calibrated scores of rare attributes: 0.5 is the most accurate threshold, and every step towards the

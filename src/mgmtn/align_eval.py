@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mgmtn import metrics
+from mgmtn import metrics, operating_point
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.config import TrainConfig
 from mgmtn.data.align import FaceAligner, central_face
@@ -60,9 +60,11 @@ def alignment_effect(run: Path, data: Path, out: Path, device: str = "cpu", limi
     cfg = TrainConfig.from_record(config["train"])
     index = read_index(data)
     part = index.split(None, limit)
-    chosen = Path(run) / "eval_val.json"
-    thresholds = (np.array([json.loads(chosen.read_text())["thresholds"][name] for name in ATTRIBUTES])
-                  if chosen.exists() else None)
+    # The run's own operating point; for an older run that records none, the one its val evaluation chose.
+    chosen, point = Path(run) / "eval_val.json", operating_point.read(run)
+    thresholds = point["array"] if point else None
+    if point is None and chosen.exists():
+        thresholds = np.array([json.loads(chosen.read_text())["thresholds"][name] for name in ATTRIBUTES])
     modes = {}
     for mode in ("none", "auto"):
         framing = CentralFace(eval_transform(cfg), FaceAligner() if mode == "auto" else None)

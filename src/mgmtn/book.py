@@ -52,11 +52,16 @@ def execute(source: Path, out_dir: Path, parameters: dict, project: Path, force:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{source.stem}.ipynb"
     key_file = out_dir / f".{source.stem}.key"
+    converted = out_dir / f".{source.stem}.input.ipynb"
+    notebook = jupytext.read(source)
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "language": "python", "display_name": "Python 3"})
+    jupytext.write(notebook, converted)
+    declared = papermill.inspect_notebook(str(converted))  # each page gets only the parameters it declares
+    parameters = {name: value for name, value in parameters.items() if name in declared}
     key = cache_key(source, parameters, project)
     if not force and target.exists() and key_file.exists() and key_file.read_text() == key:
+        converted.unlink()
         return False
-    converted = out_dir / f".{source.stem}.input.ipynb"
-    jupytext.write(jupytext.read(source), converted)
     partial = out_dir / f".{source.stem}.partial.ipynb"
     try:
         papermill.execute_notebook(converted, partial, parameters=parameters, kernel_name="python3", language="python",

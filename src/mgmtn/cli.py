@@ -143,7 +143,11 @@ def _evaluate(args) -> None:
 
     result = evaluate(Path(args.run), Path(args.data), split=args.split, out=args.out, device=args.device,
                       limit=args.limit, force=args.force)
-    print(f"{args.split}: accuracy {result['accuracy']:.4f}, mA {result['mA']:.4f} ({result['images']} images)")
+    print(f"{args.split}: accuracy {result['accuracy']:.4f}, mA {result['mA']:.4f} at 0.5 ({result['images']} images)")
+    for key, where in (("at_run_point", "the run's operating point"), ("tuned_on_select", "chosen on this selection")):
+        if key in result:
+            print(f"{args.split}: accuracy {result[key]['accuracy']:.4f}, mA {result[key]['mA']:.4f} at {where} "
+                  f"({result[key]['rule']})")
 
 
 def _rescore(args) -> None:
@@ -159,21 +163,26 @@ def _rescore(args) -> None:
 
 
 def _predict(args) -> None:
-    from mgmtn.evaluate import predict
+    import pandas as pd
 
     from mgmtn.attributes import ATTRIBUTES
+    from mgmtn.evaluate import predict
 
     table, failed = predict(Path(args.run), [Path(p) for p in args.images], device=args.device,
                             overlay_dir=Path(args.overlay) if args.overlay else None, align=args.align)
+    point = table.attrs.get("operating_point", {"rule": "threshold 0.5", "thresholds": dict.fromkeys(ATTRIBUTES, 0.5)})
+    yes = table[list(ATTRIBUTES)] >= pd.Series(point["thresholds"])[list(ATTRIBUTES)]
     if args.json:
-        print(table.to_json(orient="records", indent=2))
-    elif not table.empty:  # one column per face: its box, then the 40 probabilities
+        print(table.assign(yes=yes.apply(lambda row: [a for a in ATTRIBUTES if row[a]], axis=1))
+              .to_json(orient="records", indent=2))
+    elif not table.empty:  # one column per face: its box, then yes/no at the run's point and each probability
         several = table["image"].duplicated(keep=False)
         names = [Path(image).name + (f"#{k}" if many else "")
                  for image, k, many in zip(table["image"], table["face"], several)]
         box = table[["x0", "y0", "x1", "y1"]].astype(int).astype(str).agg(",".join, axis=1)
-        view = table[list(ATTRIBUTES)].map("{:.3f}".format)
+        view = yes.map({True: "yes", False: "no"}.get) + " " + table[list(ATTRIBUTES)].map("{:.3f}".format)
         view.insert(0, "box", box)
+        print(f"yes/no at {point['rule']}")
         print(view.set_axis(names).T.to_string())
     if failed:
         raise MgmtnError(f"{len(failed)} of {len(args.images)} images gave no prediction: "

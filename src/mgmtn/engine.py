@@ -48,12 +48,12 @@ class Task(Protocol):
 @dataclass
 class LoopConfig:
     epochs: int
+    split: str  # the split that chooses best.pt (the selection split): the prefix of its columns in metrics.csv
     seed: int = 0
     device: str = "cpu"
-    score: str = "accuracy"  # validation metric that selects best.pt (higher is better)
+    score: str = "accuracy"  # the metric on ``split`` that chooses best.pt (higher is better)
     stop_after: int | None = None  # finish this call after that many epochs; resume later
     bf16: bool = False  # autocast to bfloat16 on the CPU too (always on CUDA)
-    split: str = "val"  # what the evaluation loader holds: the prefix of its columns in metrics.csv
 
 
 def rank() -> int:
@@ -146,7 +146,8 @@ def load_checkpoint(path: Path) -> dict:
         raise MgmtnError(f"{path}: cannot read checkpoint ({error})") from None
 
 
-RUN_FILES = (LOCK_FILE, "config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "unet.pt", "mask_f1*.json",
+RUN_FILES = (LOCK_FILE, "config.json", "metrics.csv", "best.pt", "last.pt", "train.json", "operating_point.json",
+             "unet.pt", "mask_f1*.json",
              "eval_*.json", "eval_*.csv", "eval_*.probs.npz", "positions*.json", "stage*", ".*.tmp")
 
 
@@ -207,11 +208,15 @@ def _set_epoch(loader: DataLoader, epoch: int, seed: int) -> None:
         loader.dataset.set_epoch(epoch)
 
 
-def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader: DataLoader,
+def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, select_loader: DataLoader,
         optimizer: torch.optim.Optimizer, scheduler, config: LoopConfig, out: Path,
-        stateful: dict[str, object] | None = None, meta: dict | None = None, resume: bool = False) -> pd.DataFrame:
+        stateful: dict[str, object] | None = None, meta: dict | None = None, resume: bool = False,
+        report: dict[str, DataLoader] | None = None) -> pd.DataFrame:
     """Train for ``config.epochs`` epochs, checkpointing after each; returns the per-epoch metrics.
 
+    ``select_loader`` holds the split ``config.split`` whose ``config.score``
+    chooses ``best.pt``. ``report``: other splits scored each epoch after the
+    choice is made, recorded beside it (``val_mean_f1``) but never choosing.
     ``stateful`` holds extra objects with ``state_dict``/``load_state_dict``
     (the loss, for Equalized Focal Loss statistics) that must survive a resume.
     """
@@ -260,13 +265,15 @@ def fit(model: torch.nn.Module, task: Task, train_loader: DataLoader, val_loader
             bar.set_postfix(loss=f"{total / seen:.4f}")
         train_seconds = time.perf_counter() - started
         model.eval()
-        metrics = task.evaluate(model, val_loader)
-        row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "train_seconds": round(train_seconds, 2),
-               "eval_seconds": round(time.perf_counter() - started - train_seconds, 2),
-               "lr": lr, **{f"{config.split}_{k}": v for k, v in metrics.items()}}
-        history.append(row)
+        metrics = task.evaluate(model, select_loader)
         improved = metrics[config.score] > best
         best = max(best, metrics[config.score])
+        reported = {f"{name}_{k}": v for name, loader in (report or {}).items()
+                    for k, v in task.evaluate(model, loader).items()}
+        row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "train_seconds": round(train_seconds, 2),
+               "eval_seconds": round(time.perf_counter() - started - train_seconds, 2),
+               "lr": lr, **{f"{config.split}_{k}": v for k, v in metrics.items()}, **reported}
+        history.append(row)
         if is_main():
             _write_epoch(out, model, optimizer, scheduler, stateful, history, best, epoch, improved, meta or {})
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}: " +

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from mgmtn import metrics
+from mgmtn import metrics, operating_point
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.data.align import FaceAligner, needs_alignment, whole_image
 from mgmtn.data.celeba import CelebAIndex, load_image, read_index
@@ -40,54 +40,19 @@ def _probs(model, index, transform, images, batch_size: int, device: str):
     return predict_probs(model, loader, device)
 
 
-# The reported operating point may give up this much accuracy on the selection split for balance (mA).
-ACCURACY_BUDGET = 0.005
-# Weights w of the attribute's training positive rate in the thresholds 0.5 + w (prior - 0.5): w = 0 is
-# threshold 0.5, w = 0.5 the midpoint rule, w = 1 the positive rate itself.
-PRIOR_WEIGHTS = np.round(np.linspace(0, 1, 11), 1)
-
-
-def select_thresholds(targets: np.ndarray, probs: np.ndarray,
-                      prior: np.ndarray) -> tuple[str, dict[str, np.ndarray], dict]:
-    """Per-attribute thresholds for the reported operating point, chosen on the selection split.
-
-    Candidates: thresholds moved from 0.5 towards each attribute's positive
-    rate in training ('prior W', for each W in ``PRIOR_WEIGHTS``; they look
-    at no scores), and thresholds tuned per attribute on the split ('tuned',
-    the mean of accuracy and balanced accuracy), which are scored by two-fold
-    cross-validation so that they are not judged on the images they were
-    tuned on. The chosen one has the highest mA among those whose selection
-    accuracy is within ``ACCURACY_BUDGET`` of threshold 0.5's: balance,
-    bought with at most half a point of accuracy. Returns its name, every
-    candidate's thresholds (the tuned ones tuned on the whole split) and every
-    candidate's selection accuracy and mA.
-    """
-    def accuracy_and_ma(t, p, thresholds):
-        summary = metrics.summary(t, p, thresholds)
-        return {"accuracy": summary["accuracy"], "mA": summary["mA"]}
-
-    rules = {f"prior {w:.1f}": 0.5 + w * (prior - 0.5) for w in PRIOR_WEIGHTS}
-    scores = {name: accuracy_and_ma(targets, probs, thresholds) for name, thresholds in rules.items()}
-    folds = np.arange(len(targets)) % 2 == 0
-    held_out = [accuracy_and_ma(targets[~fold], probs[~fold],
-                                metrics.tune_thresholds(targets[fold], probs[fold], "mean"))
-                for fold in (folds, ~folds)]
-    rules["tuned"] = metrics.tune_thresholds(targets, probs, metric="mean")
-    scores["tuned"] = {key: float(np.mean([s[key] for s in held_out])) for key in ("accuracy", "mA")}
-    floor = scores["prior 0.0"]["accuracy"] - ACCURACY_BUDGET
-    allowed = [name for name, s in scores.items() if s["accuracy"] >= floor]
-    return max(allowed, key=lambda name: scores[name]["mA"]), rules, scores
-
-
-def score(targets: np.ndarray, probs: np.ndarray, select: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-          ) -> tuple[dict, pd.DataFrame]:
-    """Accuracy and mA at 0.5 and, given ``select`` (the selection split's targets and probabilities and the
-    training positive rates), at the operating point chosen there; the summary and the per-attribute table."""
+def score(targets: np.ndarray, probs: np.ndarray, select: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+          point: dict | None = None) -> tuple[dict, pd.DataFrame]:
+    """Accuracy and mA at 0.5; given ``select`` (the selection split's targets and probabilities and the
+    training positive rates), at the operating point chosen there; given ``point`` (the run's recorded one,
+    ``operating_point.read``), at that point. Returns the summary and the per-attribute table."""
     table = metrics.per_attribute(targets, probs)
     result = {"images": len(targets), **metrics.summary(targets, probs)}
+    if point is not None:
+        result["at_run_point"] = {**metrics.summary(targets, probs, point["array"]), "rule": point["rule"],
+                                  "select_sha256": point["select_sha256"]}
     if select is not None:
         select_targets, select_probs, prior = select
-        rule, rules, on_select = select_thresholds(select_targets, select_probs, prior)
+        rule, rules, on_select = operating_point.select_thresholds(select_targets, select_probs, prior)
         thresholds = rules[rule]
         # Every candidate's score on the reported split is kept for reading; the chosen one is the one reported.
         result["tuned_on_select"] = {**metrics.summary(targets, probs, thresholds), "rule": rule,
@@ -156,9 +121,12 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
              batch_size: int = 64, limit: int | None = None, force: bool = False) -> dict:
     """Score the best checkpoint of ``run`` on ``split`` of ``data`` ('all' for every image).
 
-    Threshold 0.5, and one operating point chosen on the selection split
-    carved from ``data``'s train partition, never on the split reported (see
-    ``select_thresholds``). Writes JSON, a per-attribute CSV and the
+    Threshold 0.5, the run's own operating point (``operating_point.json``,
+    where the run records one: any folder, a test-only one included) and,
+    where ``data`` has a train partition, the operating point chosen on the
+    selection split carved from it, never on the split reported (see
+    ``select_thresholds``); a carve that is not the run's (another sha256 of
+    its ids) is refused. Writes JSON, a per-attribute CSV and the
     probabilities (``.probs.npz``: ids and float16 probabilities of the
     split and of the selection split) beside it; ``out`` defaults to
     ``default_out`` and never replaces a file that ``evaluate`` did not
@@ -181,15 +149,16 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
     # Scored as saved (float16), so that ``rescore`` reproduces these numbers from the file.
     probs = probs.astype(np.float16)
     arrays = {"ids": np.asarray(part.ids), "probs": probs}
-    select = None
+    select, point = None, operating_point.read(run)
     train_part = index.split("train")
     if split in ("val", "test") and len(train_part) >= MAX_SHARE:
         rest, chosen = carve_selection(train_part, cfg.select_images)
+        operating_point.check_carve(run, point, chosen.ids, data)
         select_targets, select_probs = _probs(model, chosen, transform, images, batch_size, device)
         select = (select_targets, select_probs.astype(np.float16).astype(np.float32), rest.labels.mean(0))
         arrays |= {"select_ids": np.asarray(chosen.ids), "select_probs": select[1].astype(np.float16),
                    "train_prior": select[2]}
-    result, table = score(targets, probs.astype(np.float32), select)
+    result, table = score(targets, probs.astype(np.float32), select, point)
     result = {"run": str(run), "split": split, **result}
     _write(out, device, {**result, "config": config, "data": part.describe()}, table, arrays, started)
     return result
@@ -198,7 +167,9 @@ def evaluate(run: Path, data: Path, split: str = "val", out: Path | None = None,
 def rescore(path: Path, index: CelebAIndex) -> dict:
     """Score a saved evaluation again from its probabilities (``.probs.npz`` beside ``path``), with today's
     choice of operating point, without the model; ``index`` is the data it scored. Rewrites ``path`` and its
-    CSV; the provenance of the probabilities is kept under ``probs_from``."""
+    CSV; the provenance of the probabilities is kept under ``probs_from``. Where the run folder is a usable
+    run (it holds ``best.pt`` or an operating point) and today's choice differs from its recorded point,
+    its ``operating_point.json`` is rewritten."""
     started = time.perf_counter()
     path = Path(path)
     if not is_evaluation(path):
@@ -216,10 +187,16 @@ def rescore(path: Path, index: CelebAIndex) -> dict:
             raise DataError(f"{path}: image {missing[0]} is not in {index.root}")
         return index.labels[[rows[str(i)] for i in ids]]
 
-    select = None
+    select, run = None, Path(saved["run"])
+    point = operating_point.read(run) if run.is_dir() else None
     if "select_probs" in arrays:
         select = (targets(arrays["select_ids"]), arrays["select_probs"].astype(np.float32), arrays["train_prior"])
-    result, table = score(targets(arrays["ids"]), arrays["probs"].astype(np.float32), select)
+        today = operating_point.choose(arrays["select_ids"].tolist(), *select)
+        if (point is not None or (run / "best.pt").exists()) and (
+                point is None or (point["rule"], point["thresholds"]) != (today["rule"], today["thresholds"])):
+            operating_point.write(run, today)
+            point = operating_point.read(run)
+    result, table = score(targets(arrays["ids"]), arrays["probs"].astype(np.float32), select, point)
     result = {"run": saved["run"], "split": saved["split"], **result}
     first = saved.get("probs_from") or {key: saved[key] for key in ("code_version", "written_at", "wall_seconds")}
     _write(path, "cpu", {**result, "config": saved["config"], "data": saved["data"], "probs_from": first},
@@ -271,6 +248,15 @@ def _masks_on_photo(masks: np.ndarray, matrix: np.ndarray, side: int, photo_size
         for mask in masks])
 
 
+def _answer_point(run: Path) -> dict:
+    """The thresholds ``predict`` answers yes/no at: the run's own operating point, else 0.5."""
+    point = operating_point.read(run)
+    if point is None:
+        return {"rule": "threshold 0.5 (the run records no operating point)",
+                "thresholds": dict.fromkeys(ATTRIBUTES, 0.5)}
+    return {"rule": f"the run's operating point ({point['rule']})", "thresholds": point["thresholds"]}
+
+
 @torch.no_grad()
 def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Path | None = None,
             align: str = "auto", batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -280,7 +266,9 @@ def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Pat
     already CelebA's aligned 178x218 size, 'always' every image, 'none' takes
     each image as one face as it is (``mgmtn.data.align``). Each row holds the
     image, the face's number and its box in the image (``FACE_COLUMNS``), then
-    the 40 probabilities. ``overlay_dir``: one PNG per image of its faces'
+    the 40 probabilities; ``table.attrs['operating_point']`` holds the
+    thresholds a yes/no answer takes (the run's own point, else 0.5) and their
+    rule. ``overlay_dir``: one PNG per image of its faces'
     predicted masks drawn on the original image, under a distinct name; an
     existing file there is never replaced.
     """
@@ -319,6 +307,7 @@ def predict(run: Path, images: list[Path], device: str = "cpu", overlay_dir: Pat
             masks.extend(output.masks.float().cpu().numpy())
     table = pd.DataFrame([(path, k, *face.box) for path, k, face in rows], columns=FACE_COLUMNS)
     table[list(ATTRIBUTES)] = np.concatenate(probs)
+    table.attrs["operating_point"] = _answer_point(run)
     if overlay_dir is not None:
         import matplotlib.pyplot as plt
 

@@ -298,3 +298,37 @@ def operating_curves(curves: pd.DataFrame, target: tuple[float, float] | None = 
     axes[0][0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLOURS = {"agrees": "tab:green", "disagrees": "tab:red", "inconclusive": "tab:grey"}
+
+
+def forest(claims: pd.DataFrame):
+    """Every claim's gain with its 95% interval (``mgmtn.claims.claim_intervals``), one panel per metric,
+    coloured by verdict, beside the paper's point gain (a black diamond, labelled as the paper's)."""
+    metrics = list(dict.fromkeys(claims["metric"]))
+    labels = list(dict.fromkeys(claims["source"] + ": " + claims["claim"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(12, 0.32 * len(labels) + 1.5), sharey=True, squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        rows = claims[claims["metric"] == metric].assign(label=lambda f: f["source"] + ": " + f["claim"])
+        y = [len(labels) - 1 - labels.index(label) for label in rows["label"]]
+        for position, row in zip(y, rows.itertuples()):
+            ax.plot([row.low, row.high], [position, position], color=VERDICT_COLOURS[row.verdict], lw=2.5)
+            ax.plot(row.ours, position, "o", color=VERDICT_COLOURS[row.verdict], ms=4)
+        paper = rows["paper"].astype(float)
+        ax.plot(paper, y, "D", color="black", ms=4, label="paper's point gain (ResNeSt50, test)")
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.set_title(f"{metric} gain (points): ours with 95% interval")
+        # Gains span a tenth of a point to ten points: linear within +-1, logarithmic beyond.
+        ax.set_xscale("symlog", linthresh=1.0, linscale=2.0)
+        edge = np.nanmax(np.abs(np.r_[rows["low"], rows["high"], paper])) * 1.15
+        ticks = [t for t in (-10, -3, -1, -0.5, 0, 0.5, 1, 3, 10) if abs(t) <= edge]
+        ax.set_xlim(-edge, edge)
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.grid(axis="x", lw=0.3)
+    axes[0][0].set_yticks(range(len(labels)), labels[::-1], fontsize=8)
+    handles = [plt.Line2D([], [], color=c, lw=2.5, label=f"ours: {v}") for v, c in VERDICT_COLOURS.items()]
+    fig.legend(handles=handles + axes[0][0].get_legend_handles_labels()[0], fontsize=8, loc="lower center",
+               ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig

@@ -62,7 +62,7 @@ def operating_points(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def operating_curves(pattern: str, root: Path = RESULTS) -> pd.DataFrame:
-    """Every candidate operating point of each evaluation matching ``pattern`` (``mgmtn.evaluate.
+    """Every candidate operating point of each evaluation matching ``pattern`` (``mgmtn.operating_point.
     select_thresholds``), in %: its accuracy and mA on the selection split, which chose it, and on the reported
     split, which did not; ``chosen`` marks the one reported."""
     rows = []

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mgmtn import metrics
+from mgmtn import metrics, operating_point
 from mgmtn.config import TrainConfig, get_profile
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
-from mgmtn.data.splits import carve_selection
+from mgmtn.data.splits import carve_selection, ids_digest
 from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.engine import (LoopConfig, fit, is_main, load_checkpoint, make_loader, native_bf16,
                           seed_everything, setup_distributed, writes_run)
@@ -264,8 +264,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     cfg = replace(cfg, precision=resolve_precision(cfg.precision, device))  # the run records what it used
     seed_everything(seed)
     index = read_index(data)
-    train_index, select_index = carve_selection(index.split("train"), cfg.select_images)
-    train_index = train_index.split(None, cfg.train_limit)
+    rest, select_index = carve_selection(index.split("train"), cfg.select_images)
+    train_index = rest.split(None, cfg.train_limit)
     images = resized_images(index, cfg.resize, progress=is_main()) if cfg.image_cache else None
     transform = TrainTransform(resize=cfg.resize, crop=cfg.image_size, max_angle=cfg.rotation,
                                p_rotate=cfg.augment_p, p_flip=cfg.augment_p)
@@ -283,7 +283,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
     config = {"model": model_name, "profile": profile, "seed": seed, "train": asdict(cfg),
               "unet": unet_info, "data": index.describe(),
               "split": {"train": len(train_index), "select": len(select_index),
-                        "select_identity_disjoint": index.identities is not None},
+                        "select_identity_disjoint": index.identities is not None,
+                        "select_sha256": ids_digest(select_index.ids)},
               "init": str(Path(init).resolve()) if init else None,
               "backbone_from": str(Path(backbone_from).resolve()) if backbone_from else None,
               "start_sha256": start_digest(init or backbone_from) if init or backbone_from else None}
@@ -310,6 +311,11 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
         seconds = float((history["train_seconds"] + history["eval_seconds"]).sum())
         write_json(out / "train.json", record(device, config=config, wall_seconds=round(seconds, 1),
                                               final=history.iloc[-1].to_dict()))
+        # The operating point travels with the run: chosen on the selection split, as evaluate chooses it.
+        model.load_state_dict(load_checkpoint(out / "best.pt")["model"])
+        targets, probs = predict_probs(model.eval(), loaders[1], device)
+        operating_point.write(out, operating_point.choose(select_index.ids, targets, probs.astype(np.float16)
+                                                          .astype(np.float32), rest.labels.mean(0)), device)
     return out
 
 

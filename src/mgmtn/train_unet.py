@@ -2,8 +2,9 @@
 
 The targets are the group boxes cached by ``mgmtn annotate``, rendered into
 masks after augmentation so that they move with the image. The run folder
-gets ``unet.pt`` (what MGMTN loads, frozen) and ``mask_f1.json`` with the
-mean and per-group F1 on the validation split (paper Sec. 4.4: 89.02% on
+gets ``unet.pt`` (what MGMTN loads, frozen: the epoch that scored best on
+the selection split) and ``mask_f1.json`` with the mean and per-group F1 on
+the validation split, scored after that choice (paper Sec. 4.4: 89.02% on
 CelebA's test split with FaRL masks).
 """
 
@@ -21,6 +22,7 @@ from mgmtn.config import TrainConfig, UNetConfig, get_profile, run_dir
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.image_cache import resized_images
+from mgmtn.data.splits import carve_selection, ids_digest
 from mgmtn.data.transforms import EvalTransform, TrainTransform
 from mgmtn.engine import (LoopConfig, fit, load_checkpoint, make_loader, save_checkpoint, seed_everything,
                           writes_run)
@@ -55,9 +57,14 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
                seed: int = 0, resume: bool = False, **overrides) -> dict:
     """Train the UNet on ``data``'s train split; returns the validation F1 record written to the run.
 
+    ``best.pt`` is chosen on the selection split the attribute runs carve from
+    the same folder (identity-disjoint where identities are known, the
+    profile's ``select_images``); val is scored every epoch beside it for
+    reading only, and ``mask_f1.json`` reports val after the choice.
     ``annotator`` defaults to the best one the folder allows (``default_annotator``).
     """
-    cfg: UNetConfig = replace(get_profile(profile).unet, **{k: v for k, v in overrides.items() if v is not None})
+    settings = get_profile(profile)
+    cfg: UNetConfig = replace(settings.unet, **{k: v for k, v in overrides.items() if v is not None})
     small = [f"{name} {value}" for name, value in (("epochs", cfg.epochs), ("input size", cfg.input_size),
                                                    ("limit", cfg.train_limit)) if value is not None and value < 1]
     if small:
@@ -66,7 +73,8 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
     index = read_index(data)
     annotator = annotator or default_annotator(index)
     annotate(data, annotator)
-    train_index, val_index = index.split("train", cfg.train_limit), index.split("val", cfg.val_limit)
+    rest, select_index = carve_selection(index.split("train"), settings.train.select_images)
+    train_index, val_index = rest.split(None, cfg.train_limit), index.split("val", cfg.val_limit)
     if len(train_index) == 0 or len(val_index) == 0:
         raise MgmtnError(f"{data}: need images in both the train and val partitions")
     size = cfg.input_size
@@ -74,24 +82,29 @@ def train_unet(data: Path, out: Path, profile: str = "smoke", annotator: str | N
     train_set = CelebADataset(train_index, boxes=load_boxes(data, annotator, index=train_index), seed=seed,
                               transform=TrainTransform(resize=resize, crop=size),
                               images=resized_images(index, resize))
-    val_set = CelebADataset(val_index, transform=EvalTransform(size=size),
-                            boxes=load_boxes(data, annotator, index=val_index), images=resized_images(index, size))
-    loaders = [make_loader(dataset, cfg.batch_size, shuffle, cfg.workers, seed)
-               for dataset, shuffle in ((train_set, True), (val_set, False))]
+    loaders = [make_loader(train_set, cfg.batch_size, True, cfg.workers, seed)]
+    for part in (select_index, val_index):
+        dataset = CelebADataset(part, transform=EvalTransform(size=size), boxes=load_boxes(data, annotator, index=part),
+                                images=resized_images(index, size))
+        loaders.append(make_loader(dataset, cfg.batch_size, False, cfg.workers, seed))
     model = UNet(**_architecture(asdict(cfg))).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = build_schedule(optimizer, "epoch-cosine", cfg.epochs, len(loaders[0]))
     config = {"profile": profile, "annotator": annotator, "seed": seed, "unet": asdict(cfg),
-              "data": index.describe()}
+              "data": index.describe(),
+              "split": {"train": len(train_index), "select": len(select_index),
+                        "select_identity_disjoint": index.identities is not None,
+                        "select_sha256": ids_digest(select_index.ids)}}
     out = Path(out)
-    history = fit(model, MaskTask(cfg.dice_weight), *loaders, optimizer, scheduler,
-                  LoopConfig(epochs=cfg.epochs, seed=seed, device=device, score="mean_f1"), out,
-                  meta={"config": config}, resume=resume)
-    model.load_state_dict(load_checkpoint(out / "best.pt")["model"])
+    history = fit(model, MaskTask(cfg.dice_weight), *loaders[:2], optimizer, scheduler,
+                  LoopConfig(epochs=cfg.epochs, split="select", seed=seed, device=device, score="mean_f1"), out,
+                  meta={"config": config}, resume=resume, report={"val": loaders[2]})
+    best = load_checkpoint(out / "best.pt")
+    model.load_state_dict(best["model"])
     save_checkpoint(out / "unet.pt", {"model": model.state_dict(), "config": asdict(cfg)})
     wall = round(float((history["train_seconds"] + history["eval_seconds"]).sum()), 1)
     return evaluate_unet(out, data, annotator, split="val", limit=cfg.val_limit, device=device,
-                         training={"config": config, "wall_seconds": wall})
+                         training={"config": config, "wall_seconds": wall, "chosen_epoch": best["epoch"] + 1})
 
 
 def page_unet(data: Path, profile: str, annotator: str | None = None, device: str = "cpu", seed: int = 0) -> Path:
@@ -103,9 +116,14 @@ def page_unet(data: Path, profile: str, annotator: str | None = None, device: st
     return run
 
 
-def evaluate_unet(run: Path, data: Path, annotator: str, split: str = "val", limit: int | None = None,
-                  device: str = "cpu", training: dict | None = None, out: Path | None = None) -> dict:
+def evaluate_unet(run: Path, data: Path, annotator: str, split: str, limit: int | None = None,
+                  device: str = "cpu", training: dict | None = None, out: Path | None = None,
+                  select_images: int | None = None) -> dict:
     """Mean and per-group mask F1 of a trained UNet on a split; written to ``out`` (default ``RUN/mask_f1.json``).
+
+    ``split='select'``: the selection split of ``select_images`` carved from
+    ``data``'s train partition (``carve_selection``), where a choice between
+    UNets may be made; val and test only report.
 
     Scoring a UNet on another dataset (e.g. a CelebA UNet on LFWA) takes its
     own ``out``, so that the run's own score is kept. The F1 of each group pools the pixel counts of the whole split (Sec. 4.4
@@ -113,7 +131,13 @@ def evaluate_unet(run: Path, data: Path, annotator: str, split: str = "val", lim
     annotation statistics of the boxes are recorded beside the scores.
     """
     unet = load_unet(run).to(device)
-    index = read_index(data).split(split, limit)
+    index = read_index(data)
+    if split == "select":
+        if select_images is None:
+            raise MgmtnError("scoring a UNet on the selection split needs its size (select_images)")
+        index = carve_selection(index.split("train"), select_images)[1].split(None, limit)
+    else:
+        index = index.split(split, limit)
     boxes = load_boxes(data, annotator, index=index)
     dataset = CelebADataset(index, transform=EvalTransform(size=unet.input_size), boxes=boxes)
     scores = MaskTask().evaluate(unet, make_loader(dataset, 64, False, 0))
@@ -124,6 +148,30 @@ def evaluate_unet(run: Path, data: Path, annotator: str, split: str = "val", lim
                     mean_f1=scores["mean_f1"], f1_per_group={g: scores[f"f1_{g}"] for g in GROUP_NAMES})
     write_json(Path(out) if out else Path(run) / "mask_f1.json", result)
     return result
+
+
+def chosen_on_selection(run: Path) -> bool:
+    """Whether a UNet run's record says its best epoch was chosen on the selection split (older runs chose on val)."""
+    path = Path(run) / "mask_f1.json"
+    return path.exists() and "select_sha256" in json.loads(path.read_text()).get("config", {}).get("split", {})
+
+
+def choose_unet(candidates: dict[str, Path], data: Path, annotator: str, select_images: int, out: Path,
+                device: str = "cpu") -> tuple[str, dict[str, dict]]:
+    """The candidate UNet with the best mean mask F1 on ``data``'s selection split, and every candidate's score.
+
+    The choice is made on the selection split carved from the train partition
+    (the people a run may choose on), never on the split later reported.
+    Each score is written to ``out / mask_f1_select_<name>.json`` and read from
+    there when present, so a finished choice needs no weights.
+    """
+    scores = {}
+    for name, run in candidates.items():
+        path = Path(out) / f"mask_f1_select_{name.lower().replace(' ', '_')}.json"
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        scores[name] = saved if saved.get("split") == "select" else evaluate_unet(
+            run, data, annotator, split="select", select_images=select_images, device=device, out=path)
+    return max(scores, key=lambda name: scores[name]["mean_f1"]), scores
 
 
 def _architecture(config: dict) -> dict:

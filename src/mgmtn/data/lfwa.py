@@ -132,6 +132,13 @@ def _read_labels(path: Path) -> tuple[list[str], np.ndarray]:
     return names, (labels > 0).astype(np.uint8)
 
 
+def release_labels(src: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """A release's image file names (as ``import-lfwa`` names the images) and their (N, 40) 0/1 labels."""
+    path = _labels_file(Path(src))
+    names, labels = _read_labels(path)
+    return _parse_names(path, names)[1], labels
+
+
 def _split_rows(values: dict, path: Path, key: str, count: int) -> np.ndarray:
     """0-based rows from MATLAB's 1-based indices, checked against the ``count`` names."""
     indices = np.asarray(_require(values, path, key), dtype=np.float64).ravel()

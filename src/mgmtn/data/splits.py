@@ -11,6 +11,8 @@ alone (fixed seed), so every run on one folder selects on the same images.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from mgmtn.data.celeba import CelebAIndex
@@ -42,3 +44,8 @@ def carve_selection(train: CelebAIndex, size: int) -> tuple[CelebAIndex, CelebAI
         taken = order[:np.searchsorted(np.cumsum(counts[order]), size) + 1]
         held = np.isin(train.identities, people[taken])
     return train.select(np.flatnonzero(~held)), train.select(np.flatnonzero(held))
+
+
+def ids_digest(ids) -> str:
+    """sha256 of a split's image ids in order: what a run records of the selection split that chose for it."""
+    return hashlib.sha256("\n".join(str(i) for i in ids).encode()).hexdigest()

@@ -27,6 +27,7 @@ from PIL import Image
 from mgmtn.data.celeba import CelebAIndex, load_image, read_index
 from mgmtn.data.layout import KEYPOINT_FILE, LANDMARK_FILE
 from mgmtn.errors import MgmtnError
+from mgmtn.masks.regions import group_boxes
 
 ANNOTATORS = ("synthetic", "celeba5", "dlib", "farl")
 OFFLINE_ALTERNATIVES = "use 'dlib', 'celeba5' or 'synthetic' instead"
@@ -43,6 +44,11 @@ def aligned_fallback(image_size: tuple[int, int]) -> np.ndarray:
     fair guess for the rare image on which a detector fails.
     """
     return CELEBA_ALIGNED_LANDMARKS * (np.array(image_size, np.float32) / CELEBA_ALIGNED_SIZE)
+
+
+def boxes_or_fallback(keypoints: np.ndarray | None, image_size: tuple[int, int]) -> np.ndarray:
+    """The eight group boxes of a face's keypoints, or of ``aligned_fallback`` where none were found."""
+    return group_boxes(aligned_fallback(image_size) if keypoints is None else keypoints, image_size)
 
 
 class Annotator:

@@ -37,8 +37,7 @@ from mgmtn.config import home
 from mgmtn.data.celeba import CelebAIndex, read_index
 from mgmtn.data.layout import atomic_write
 from mgmtn.errors import DataError
-from mgmtn.masks.annotators import Annotator, aligned_fallback, get_annotator
-from mgmtn.masks.regions import group_boxes
+from mgmtn.masks.annotators import Annotator, boxes_or_fallback, get_annotator
 from mgmtn.ownership import folder_lock
 from mgmtn.provenance import record, write_json
 
@@ -103,7 +102,7 @@ def annotate_rows(annotator: Annotator, index: CelebAIndex, rows) -> tuple[np.nd
         size = _image_size(index.image_path(row))
         keypoints = annotator(row)
         found.append(keypoints is not None)
-        boxes.append(group_boxes(aligned_fallback(size) if keypoints is None else keypoints, size))
+        boxes.append(boxes_or_fallback(keypoints, size))
         sizes.append(size)
     return np.rint(boxes).astype(np.int16).reshape(-1, 8, 4), np.array(found, bool), np.array(sizes, np.int16)
 

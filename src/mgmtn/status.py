@@ -1,0 +1,158 @@
+"""The lines of the *Reproduction status* page and the claims table, from the committed results.
+
+Page 09 glues these sentences into the book, so the prose never carries a
+typed number of ours. Every verdict of the claims table is the a-priori rule
+of ``mgmtn.stats`` applied to the intervals of ``mgmtn.claims``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mgmtn import ablations, results
+from mgmtn.paper import COMPARISON, FIG9, MASK_MEAN_F1, TABLE3, TABLE4, table2_ours
+
+ABLATIONS = results.RESULTS / "ablations-celeba-subset"
+LEARNT_MA = 0.65  # a claim is judged only where every run behind it reaches this mA on its reported split
+MAIN = "cpu-celeba-subset/*-seed*/eval_val.json"
+LFWA = "lfwa-subset/*/eval_*.json"
+
+
+def scores(pattern: str) -> str:
+    """Seed means of the runs matching ``pattern``, at 0.5 and at the operating point chosen on selection."""
+    found = results.evaluations(pattern)
+    if found.empty:
+        return "not run yet"
+    mean = found[["accuracy", "mA", "tuned_accuracy", "tuned_mA"]].astype(float).mean()  # NaN where none was tuned
+    row = found.iloc[0]
+    text = f"{100 * mean.accuracy:.2f}% accuracy / {100 * mean.mA:.2f}% mA at threshold 0.5"
+    if pd.notna(mean.tuned_accuracy):
+        text += (f", {100 * mean.tuned_accuracy:.2f}% / {100 * mean.tuned_mA:.2f}% at the operating point chosen "
+                 "on the selection split")
+    seeds = f"mean of {len(found)} seeds" if len(found) > 1 else f"seed {row.seed}"
+    return (f"{text} ({row.backbone}, {row.image_size} px, {row.train_images} training images, {row.epochs} "
+            f"epochs, {seeds}, {row.split} split)")
+
+
+def interval_text(claims: pd.DataFrame, source: str, claim: str) -> str:
+    """One claim's gains with their 95% intervals and verdicts, as a sentence ('not measured' if absent)."""
+    rows = claims[(claims["source"] == source) & (claims["claim"] == claim)] if not claims.empty else claims
+    if rows.empty:
+        return "not measured (its runs or the labels of its data are absent)"
+    return "; ".join(f"{r.ours:+.2f} {r.metric} [{r.low:+.2f}, {r.high:+.2f}] ({r.verdict})" for r in rows.itertuples())
+
+
+def alignment_text() -> str:
+    table = results.alignment_effects()
+    if table.empty:
+        return "not run yet"
+    rows = table[table.run == table.run.iloc[0]].set_index("align")
+    return (f"{rows.loc['none', 'acc @0.5']:.2f}% accuracy / {rows.loc['none', 'mA @0.5']:.2f}% mA as the frames are, "
+            f"{rows.loc['auto', 'acc @0.5']:.2f}% / {rows.loc['auto', 'mA @0.5']:.2f}% aligned "
+            f"(majority class {rows.loc['majority class', 'acc @0.5']:.2f}% / "
+            f"{rows.loc['majority class', 'mA @0.5']:.2f}%; {table.run.iloc[0]}, threshold 0.5)")
+
+
+def study_ranking(study: str, key: str, reference, names=None) -> str:
+    """A study's settings by accuracy at 0.5, best first (the intervals of its gains are in the claims table)."""
+    report = ablations.study_report(study, ABLATIONS, key, reference)
+    if report.empty:
+        return "not run yet"
+    rows = len({run.setting for run in ablations.STUDIES[study]})
+    text = ablations.ranking(report.rename(index=names or {}), "accuracy")
+    return text + (f" ({len(report)} of {rows} rows run so far)" if len(report) < rows else "")
+
+
+def unet_text(masks: pd.DataFrame, run: str = "cpu-celeba-subset/unet-dlib") -> str:
+    found = masks.loc[masks.run == run, "mean_f1"] if not masks.empty else masks
+    return f"{100 * found.iloc[0]:.2f}% mean F1" if len(found) else "not run yet"
+
+
+def status_lines(claims: pd.DataFrame) -> dict[str, str]:
+    """Every line the *Reproduction status* page quotes, keyed by its glue name."""
+    components = "; ".join(f"{name}: {interval_text(claims, 'Table 3', f'{name} over the row before')}"
+                           for name, _, _ in ablations.COMPONENT_STEPS)
+    lfwa = {protocol: interval_text(claims, "Table 2", f"MGMTN over the baseline (LFWA, {protocol})")
+            for protocol in ("scratch", "finetune")}
+    lfwa_gain = "; ".join(f"{protocol}: {text}" for protocol, text in lfwa.items())
+    return {
+        "celeba_global": scores("cpu-celeba-subset/global-seed*/eval_val.json"),
+        "celeba_mgmtn": scores("cpu-celeba-subset/mgmtn-seed*/eval_val.json"),
+        "celeba_mgmtn_gain": interval_text(claims, "Table 2", "MGMTN over the baseline (CelebA)")
+        + " points over the baseline at the chosen operating point, 95% interval",
+        "lfwa_alignment": alignment_text(),
+        "unet_f1": unet_text(results.mask_scores()),
+        "ablation_steps": components + " (points over the row before at 0.5, 95% interval)",
+        "mask_ranking": study_ranking("mask-scale", "mask_scale", 1.0, lambda scale: f"{scale:.0%}"),
+        "fusion_ranking": study_ranking("fusion", "model", "global", FIG9),
+        "comparison_ranking": study_ranking("comparison", "model", "global"),
+        "lfwa_mgmtn_scratch": scores("lfwa-subset/mgmtn-scratch/eval_*.json"),
+        "lfwa_mgmtn_finetune": scores("lfwa-subset/mgmtn-finetune/eval_*.json"),
+        "lfwa_global_scratch": scores("lfwa-subset/global-scratch/eval_*.json"),
+        "lfwa_global_finetune": scores("lfwa-subset/global-finetune/eval_*.json"),
+        "lfwa_gain": "MGMTN minus the baseline at the chosen operating point, one seed each, 95% interval: "
+        + lfwa_gain,
+    }
+
+
+def learnt(pattern: str) -> bool:
+    found = results.evaluations(pattern)
+    return not found.empty and bool((found["mA"] >= LEARNT_MA).all())
+
+
+def judged(pattern: str, text: str) -> str:
+    """``text``, where the runs matching ``pattern`` exist and have all learnt."""
+    if results.evaluations(pattern).empty:
+        return "not run yet"
+    return text if learnt(pattern) else "not measured yet: the committed runs have not learnt (mA near 50%)"
+
+
+def judged_study(study: str, text: str) -> str:
+    """``judged`` for an ablation study: only the study's own runs must have learnt."""
+    table = ablations.study_table(list(ablations.STUDIES[study]), ABLATIONS)
+    if table.empty:
+        return "not run yet"
+    return text if (table.mA >= 100 * LEARNT_MA).all() else f"not judged yet: a run has mA under {LEARNT_MA:.0%}"
+
+
+def verdict_counts(claims: pd.DataFrame, source: str, prefix: str = "") -> str:
+    """How many of a source's gains agree, disagree or are inconclusive (both metrics counted)."""
+    rows = claims[(claims["source"] == source) & claims["claim"].str.startswith(prefix)] if not claims.empty \
+        else claims
+    if rows.empty:
+        return "not measured"
+    counts = rows["verdict"].value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
+
+
+def glance(claims: pd.DataFrame, status: dict[str, str]) -> pd.DataFrame:
+    """The claims at a glance (the book's front page): what the paper reports, what the committed runs say
+    with their 95% intervals, and the verdicts (``mgmtn.stats.verdict``)."""
+    paper_gain = table2_ours().loc["mgmtn"] - table2_ours().loc["global"]
+    table3_steps = "; ".join(f"{name} {TABLE3.accuracy[setting] - TABLE3.accuracy[before]:+.2f}"
+                             for name, setting, before in ablations.COMPONENT_STEPS)
+    comparison_paper = ablations.ranking(COMPARISON.rename(columns={"celeba_accuracy": "accuracy"}), "accuracy")
+    lfwa_paper = table2_ours("lfwa").loc["mgmtn"]
+    rows = [
+        ("Table 2", "MGMTN beats the baseline on CelebA",
+         f"{paper_gain.accuracy:+.2f} acc / {paper_gain.mA:+.2f} mA (ResNeSt50, test)",
+         judged(MAIN, status["celeba_mgmtn_gain"]),
+         verdict_counts(claims, "Table 2", "MGMTN over the baseline (CelebA")),
+        ("Sec. 4.4", "the UNet predicts the group masks", f"{MASK_MEAN_F1}% mean F1 (FaRL boxes)",
+         f"{status['unet_f1']} against dlib boxes", "no gain to test"),
+        ("Table 3", "AG, AML and G2FF each add accuracy", f"{table3_steps} acc over the row before",
+         judged_study("components", status["ablation_steps"]), verdict_counts(claims, "Table 3")),
+        ("Table 4", "the predicted region (100%) is the best size",
+         f"100% best; 64% to 144% within {TABLE4.accuracy.max() - TABLE4.accuracy.min():.2f} acc",
+         judged_study("mask-scale", status["mask_ranking"]), verdict_counts(claims, "Table 4")),
+        ("Fig. 9", "G2FF above Gr4+Gr3 above Gr4 above global", "G2FF > Gr4+Gr3 > Gr4 > Gl (bars, no values)",
+         judged_study("fusion", status["fusion_ranking"]), verdict_counts(claims, "Fig. 9")),
+        ("Table 2", "MGMTN ahead of the other methods", f"{comparison_paper} (accuracy as reported)",
+         judged_study("comparison", status["comparison_ranking"]),
+         verdict_counts(claims[~claims["claim"].str.contains("baseline")] if not claims.empty else claims,
+                        "Table 2", "MGMTN over")),
+        ("Table 2", "MGMTN carries to LFWA", f"{lfwa_paper.accuracy:.2f} acc / {lfwa_paper.mA:.2f} mA (LFWA test)",
+         judged(LFWA, f"{status['lfwa_mgmtn_finetune']}; {status['lfwa_gain']}"),
+         verdict_counts(claims, "Table 2", "MGMTN over the baseline (LFWA")),
+    ]
+    return pd.DataFrame(rows, columns=["item", "claim", "paper", "measured here", "verdicts"]).set_index("item")
