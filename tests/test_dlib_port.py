@@ -62,7 +62,7 @@ def max_difference(port: DlibResNet, faces: list[np.ndarray]) -> float:
 
 
 def test_the_port_gives_dlibs_descriptor_on_dlibs_face_chips(port, tmp_path):
-    """On the real subset's first 20 faces where it is present, else on 20 synthetic faces (dlib takes ~0.5 s a face)."""
+    """On the real subset's first 20 faces where it is present, else on 20 synthetic faces (dlib: ~0.5 s a face)."""
     folder = shared_data("celeba-subset") or generate(tmp_path / "faces", n=FACES, progress=False)
     faces = chips(folder)
     assert len(faces) == FACES

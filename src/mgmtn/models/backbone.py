@@ -36,6 +36,7 @@ network file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -43,7 +44,7 @@ import timm
 from torch import nn
 
 from mgmtn.errors import MgmtnError
-from mgmtn.models.dlib_resnet import dlib_resnet29
+from mgmtn.models.dlib_resnet import dlib_resnet29, shipped_weights
 
 # Named shapes that are not timm names: ``tiny`` is a ResNet-10-T at a quarter
 # width for tests and CPU smoke runs (no published weights exist for it).
@@ -90,6 +91,17 @@ def _load_file(model: nn.Module, path: str | os.PathLike, name: str) -> None:
     if missing:
         raise MgmtnError(f"weights file {path} does not fit backbone {name}: "
                          f"{len(missing)} tensors missing, e.g. {missing[0]}")
+
+
+def weights_digest(name: str, pretrained: bool, pretrained_file: str | os.PathLike | None) -> str | None:
+    """sha256 of the local file a backbone starts from (a port's shipped file when ``pretrained``), else None."""
+    if pretrained_file is not None:
+        path = Path(pretrained_file).expanduser()
+    elif pretrained and name in PORTS:
+        path = shipped_weights()
+    else:
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def create_backbone(

@@ -34,7 +34,6 @@ Built without ``levels`` it is the whole network and returns the descriptor.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
@@ -65,10 +64,6 @@ def shipped_weights() -> Path:
     if not path.is_file():
         raise MgmtnError(f"{path}: dlib face-recognition network not found; reinstall face-recognition-models")
     return path
-
-
-def sha256(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def dlib_layout() -> list[tuple]:
