@@ -129,10 +129,9 @@ class DlibResNet(nn.Module):
                              f"in increasing order; got {tuple(levels)}")
         self.levels = tuple(levels) if levels is not None else None
         depth = len(STAGES) if levels is None else LEVELS.index(max(levels)) + 1
-        scale = [255 * s / 256 for s in IMAGENET_STD]
-        shift = [(255 * m - d) / 256 for m, d in zip(IMAGENET_MEAN, DLIB_MEAN)]
-        self.register_buffer("input_scale", torch.tensor(scale).view(3, 1, 1))
-        self.register_buffer("input_shift", torch.tensor(shift).view(3, 1, 1))
+        self.register_buffer("input_scale", torch.tensor([255 * s / 256 for s in IMAGENET_STD]).view(3, 1, 1))
+        self.register_buffer("input_shift", torch.zeros(3, 1, 1))
+        self.set_mean(DLIB_MEAN)
         self.stem = nn.Sequential(nn.Conv2d(3, 32, 7, stride=2), Affine(32), nn.ReLU(), nn.MaxPool2d(3, 2))
         stages, channels = [], 32
         for i, (width, blocks) in enumerate(STAGES[:depth]):
