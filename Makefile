@@ -12,7 +12,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-unet results-cpu results-stage1 results-recipe results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
+.PHONY: book test unit nbval sync venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -70,6 +70,10 @@ results-cpu: results-unet
 # The recipe study (page 12): which from-scratch recipe learns, one factor at a time, global baseline.
 results-recipe: venv
 	$(BIN)/mgmtn recipes $(CELEBA) --out results/recipe-celeba-subset
+
+# The same for the cpu-pretrained profile (dlib's face ResNet): framing, the backbone's rate, epochs, random weights.
+results-recipe-pretrained: venv
+	$(BIN)/mgmtn recipes $(CELEBA) --study pretrained --out results/recipe-pretrained-celeba-subset
 
 # The ablation studies (Tables 3 and 4, Fig. 9) on the real subset. Every run starts its backbone from the
 # stage-1 `global` model of its seed, then trains at the cpu profile's ablation scale (the first 3,000 training

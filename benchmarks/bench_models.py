@@ -1,12 +1,18 @@
-"""Training and inference throughput of MGMTN against the global baseline.
+"""Training and inference throughput of MGMTN against the global baseline, per backbone and precision.
 
 Both models use the same backbone, input size and batch; MGMTN also runs its
 frozen UNet. Prints images per second for training steps (forward, EFL,
 backward, Adam) and for inference, and the ratio global / MGMTN (how many
 times slower the full model is). Weights are random: speed does not depend
 on them. On a shared machine, raise ``--repeats``: the best run is reported.
+``--backbone`` (``NAME`` or ``NAME@SIZE``) and ``--precision`` repeat, so one
+call measures e.g. dlib's face ResNet at its 150 px beside ResNet18 at 112,
+in float32 and in bf16 autocast (emulated, and an order of magnitude slower,
+on a CPU without AVX-512 BF16 or AMX):
 
     python benchmarks/bench_models.py --backbone resnet18 --size 128 --batch 8
+    python benchmarks/bench_models.py --batch 64 --backbone resnet18@112 --backbone dlib-resnet29@150 \
+        --precision fp32 --precision bf16 --out results/bench_models_dlib.json
 """
 
 from __future__ import annotations
@@ -47,22 +53,29 @@ def _rate(step, images: torch.Tensor, args: argparse.Namespace) -> float:
     return args.steps * len(images) / best
 
 
-def measure(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+def measure(name: str, backbone: str, size: int, bf16: bool, args: argparse.Namespace,
+            device: torch.device) -> dict[str, float]:
     unet = UNet(base_width=args.unet_width, depth=args.unet_depth, input_size=args.unet_size)
-    model = build_model(name, backbone=args.backbone, unet=unet).to(device)
+    model = build_model(name, backbone=backbone, unet=unet).to(device)
     loss_fn = build_loss(args.loss).to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    images = torch.randn(args.batch, 3, args.size, args.size, device=device)
+    images = torch.randn(args.batch, 3, size, size, device=device)
     targets = (torch.rand(args.batch, 40, device=device) < 0.3).float()
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
     def train_step(x):
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(x).logits, targets).backward()
+        with autocast():
+            logits = model(x).logits
+        loss_fn(logits.float(), targets).backward()
         optimizer.step()
 
     @torch.inference_mode()
     def infer_step(x):
-        model(x)
+        with autocast():
+            model(x)
 
     model.train()
     train = _rate(train_step, images, args)
@@ -72,8 +85,12 @@ def measure(name: str, args: argparse.Namespace, device: torch.device) -> dict[s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="resnet18")
-    parser.add_argument("--size", type=int, default=128, help="input side in pixels (paper: 227)")
+    parser.add_argument("--backbone", action="append", default=None,
+                        help="NAME or NAME@SIZE (repeatable; default resnet18)")
+    parser.add_argument("--size", type=int, default=128, help="input side in pixels where a backbone gives none "
+                                                              "(paper: 227)")
+    parser.add_argument("--precision", action="append", choices=("fp32", "bf16"), default=None,
+                        help="repeatable; default fp32")
     parser.add_argument("--batch", type=int, default=8, help="paper: 36")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=5, help="steps per timed run")
@@ -87,19 +104,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loss", default="efl")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    torch.manual_seed(0)
-    print(f"backbone {args.backbone}, {args.size} px, batch {args.batch}, {device}, "
-          f"UNet at {args.unet_size} px, {torch.get_num_threads()} threads, "
+    configs = [(name, int(size or args.size)) for name, _, size in
+               (spec.partition("@") for spec in args.backbone or ["resnet18"])]
+    print(f"batch {args.batch}, {device}, UNet at {args.unet_size} px, {torch.get_num_threads()} threads, "
           f"best of {args.repeats} x {args.steps} steps")
-    rates = {name: measure(name, args, device) for name in ("global", "mgmtn")}
-    print(f"{'model':8s} {'train img/s':>12s} {'infer img/s':>12s}")
-    for name, rate in rates.items():
-        print(f"{name:8s} {rate['train']:12.2f} {rate['infer']:12.2f}")
-    ratios = [rates["global"][mode] / rates["mgmtn"][mode] for mode in ("train", "infer")]
-    print(f"{'ratio':8s} {ratios[0]:11.2f}x {ratios[1]:11.2f}x   (global / mgmtn: times slower)")
+    print(f"{'backbone':20s} {'px':>4s} {'precision':9s} {'model':8s} {'train img/s':>12s} {'infer img/s':>12s}")
+    runs = []
+    for backbone, size in configs:
+        for precision in args.precision or ["fp32"]:
+            torch.manual_seed(0)
+            rates = {name: measure(name, backbone, size, precision == "bf16", args, device)
+                     for name in ("global", "mgmtn")}
+            for name, rate in rates.items():
+                print(f"{backbone:20s} {size:4d} {precision:9s} {name:8s} {rate['train']:12.2f} {rate['infer']:12.2f}")
+            slowdown = {mode: rates["global"][mode] / rates["mgmtn"][mode] for mode in ("train", "infer")}
+            print(f"{'':36s}{'ratio':8s} {slowdown['train']:11.2f}x {slowdown['infer']:11.2f}x   "
+                  "(global / mgmtn: times slower)")
+            runs.append(dict(backbone=backbone, size=size, precision=precision, images_per_s=rates,
+                             slowdown=slowdown))
     if args.out:
-        write_json(Path(args.out), record(device, arguments=vars(args), images_per_s=rates,
-                                          slowdown={"train": ratios[0], "infer": ratios[1]}))
+        write_json(Path(args.out), record(device, arguments=vars(args), runs=runs))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,26 @@
 """The from-scratch recipe's parts: selection split, image cache, per-attribute alpha, bias init, schedules."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from mgmtn.config import TrainConfig, get_profile
 from mgmtn.data import image_cache
 from mgmtn.data.celeba import read_index
 from mgmtn.data.dataset import CelebADataset
 from mgmtn.data.layout import IDENTITY_FILE, IMAGE_DIR, write_attributes, write_partition
 from mgmtn.data.splits import carve_selection
 from mgmtn.data.transforms import EvalTransform, TrainTransform
-from mgmtn.errors import DataError
+from mgmtn.errors import DataError, MgmtnError
 from mgmtn.losses import build_loss
 from mgmtn.models import build_model, build_objective
 from mgmtn.models.prior import start_at_prior
 from mgmtn.optim import build_optimizer, build_schedule
+from mgmtn.recipes import PRETRAINED_ROWS, folder_name, recipe_table, run_recipes
 
 
 @pytest.fixture
@@ -139,3 +142,60 @@ def test_adamw_decays_weights_only_and_the_cosine_schedule_warms_up():
         optimizer.step()
         schedule.step()
     assert rates[:2] == [0.5, 1.0] and rates[-1] < 0.05 and all(a >= b for a, b in zip(rates[1:], rates[2:]))
+
+
+def _two_part_model() -> torch.nn.Module:
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Linear(4, 4)
+    model.head = torch.nn.Linear(4, 2)
+    return model
+
+
+@pytest.mark.parametrize("kind", ["adam", "adamw"])
+def test_the_backbone_learns_at_its_own_rate(kind):
+    model = _two_part_model()
+    same = build_optimizer(model.named_parameters(), kind, 1e-3, 0.1)
+    assert not any(group.get("backbone") for group in same.param_groups)  # the groups of earlier runs, which resume
+    optimizer = build_optimizer(model.named_parameters(), kind, 1e-3, 0.1, backbone_lr=0.1)
+    rates = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    assert [rates[id(p)] for p in model.backbone.parameters()] == pytest.approx([1e-4, 1e-4])
+    assert [rates[id(p)] for p in model.head.parameters()] == pytest.approx([1e-3, 1e-3])
+    assert len(same.param_groups) * 2 == len(optimizer.param_groups)
+
+
+def test_a_frozen_first_epoch_holds_the_backbone_and_trains_the_heads():
+    torch.manual_seed(0)
+    model = _two_part_model()
+    optimizer = build_optimizer(model.named_parameters(), "adamw", 1e-2, 0.05, backbone_lr=0.5)
+    schedule = build_schedule(optimizer, "cosine", epochs=2, steps_per_epoch=3, warmup_epochs=0.5, frozen_epochs=1)
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
+
+    def moved(prefix: str) -> bool:
+        return any(not torch.equal(p, start[name]) for name, p in model.named_parameters() if name.startswith(prefix))
+
+    for step in range(6):
+        optimizer.zero_grad()
+        model.head(model.backbone(torch.randn(8, 4))).pow(2).mean().backward()
+        optimizer.step()
+        schedule.step()
+        if step == 2:  # the end of the frozen epoch
+            assert moved("head.") and not moved("backbone.")
+    assert moved("backbone.")
+    with pytest.raises(MgmtnError, match="onecycle"):
+        build_schedule(optimizer, "onecycle", epochs=2, steps_per_epoch=3, frozen_epochs=1)
+    with pytest.raises(MgmtnError, match="at least 0"):
+        build_optimizer(model.named_parameters(), "adam", 1e-3, 0.0, backbone_lr=-1)
+
+
+def test_the_pretrained_profile_and_its_recipe_study():
+    cfg = get_profile("cpu-pretrained").train
+    assert (cfg.backbone, cfg.pretrained, cfg.image_size, cfg.backbone_lr) == ("dlib-resnet29", True, 150, 0.1)
+    fields = set(TrainConfig.__dataclass_fields__)
+    assert len(PRETRAINED_ROWS) >= 4 and all(set(change) <= fields for change in PRETRAINED_ROWS.values())
+    changed = {key for change in PRETRAINED_ROWS.values() for key in change}
+    assert {"resize_ratio", "image_size", "backbone_lr", "freeze_backbone_epochs", "epochs", "pretrained"} <= changed
+    assert len({folder_name(row) for row in PRETRAINED_ROWS}) == len(PRETRAINED_ROWS)
+    with pytest.raises(MgmtnError, match="unknown row"):
+        run_recipes(Path("nowhere"), Path("nowhere"), rows=["start", "nope"], study="pretrained")
+    with pytest.raises(MgmtnError, match="unknown recipe study"):
+        recipe_table(Path("nowhere"), study="nope")

@@ -126,8 +126,8 @@ def _ablate(args) -> None:
 def _recipes(args) -> None:
     from mgmtn.recipes import recipe_table, run_recipes
 
-    run_recipes(Path(args.data), Path(args.out), rows=args.row, device=args.device)
-    print(recipe_table(Path(args.out), args.row).round(2).to_string(index=False))
+    run_recipes(Path(args.data), Path(args.out), rows=args.row, device=args.device, study=args.study)
+    print(recipe_table(Path(args.out), args.row, args.study).round(2).to_string(index=False))
 
 
 def _positions(args) -> None:
@@ -371,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     recipes.add_argument("data", help="CelebA-layout folder")
     recipes.add_argument("--out", required=True, help="folder for the runs, one subfolder each")
     recipes.add_argument("--row", action="append", default=None, help="run only this row (repeatable)")
+    recipes.add_argument("--study", default="scratch", choices=("scratch", "pretrained"),
+                         help="scratch: the cpu profile's recipe (page 12); pretrained: the cpu-pretrained profile's")
     recipes.add_argument("--device", type=device, default="cpu")
     recipes.set_defaults(handler=_recipes)
 

@@ -2,7 +2,8 @@
 
 A profile fixes the scale of a run: ``smoke`` proves the code runs on a
 CPU in minutes on synthetic faces, ``cpu`` is the real-data subset on a laptop
-scale, ``paper`` is the GPU protocol of the paper. Notebooks and the CLI take
+scale, ``cpu-pretrained`` the same from a face-pretrained backbone, ``paper`` is
+the GPU protocol of the paper. Notebooks and the CLI take
 a profile name, so one switch moves a whole book between scales.
 """
 
@@ -57,6 +58,8 @@ class TrainConfig:
     optimizer: str = "adam"  # 'adam': L2 on every parameter (the paper); 'adamw': decoupled, conv/linear weights only
     schedule: str = "epoch-cosine"  # see mgmtn.optim.SCHEDULES
     warmup_epochs: float = 0.0
+    backbone_lr: float = 1.0  # the backbone's learning rate as a factor of ``lr`` (the heads'): < 1 when pretrained
+    freeze_backbone_epochs: float = 0.0  # the backbone held (rate 0) for this many epochs first: the heads learn first
     loss: str = "efl"
     alpha: float | str | None = 0.25  # focal/EFL weight of positives; 'prior': 1 - the attribute's positive rate
     bias_init: bool = False  # start each attribute's logit at its label log-odds
@@ -94,6 +97,17 @@ CPU_CHOICES = dict(head_hidden=0, global_pool="avg", resize_ratio=1.0, epochs=8)
 # training images for 6 epochs, whatever the main runs adopt, so that rows of one table never change protocol.
 # `make results-ablations` also pins their framing to the one their committed rows were made with.
 CPU_ABLATION = dict(train_limit=3000, select_images=1000, epochs=6)
+# The pretrained regime on the same CPUs: dlib's face ResNet (mgmtn.models.dlib_resnet, weights shipped in
+# face-recognition-models) under the cpu recipe, at the 150 px it was trained on. Its stride-2 convs have no
+# padding, so the input side sets the maps: F3 / F4 / F5 are 13 / 6 / 3 cells at 112 px, 17 / 8 / 4 at 150,
+# 21 / 10 / 5 at 176 and 27 / 13 / 6 at 224 (ResNet18 at 112: 14 / 7 / 4). 150 px keeps F4 at 8 x 8 and gives
+# F3 and F4 exactly the grids the network was trained on (a stride-2 block's conv and pooled shortcut agree in
+# size only where its input side is odd: 35 and 17 at 150 px, 26 at 112, 42 at 176, 54 at 224).
+# Framing: dlib's 150 px chip of a CelebA aligned face covers a square of about 108 px (104-112 on the subset's
+# first 200 faces) centred 24 px below the frame's centre, so the whole frame shows the face at about 0.6 of the
+# scale the network knows; the recipe study (mgmtn.recipes.PRETRAINED_ROWS) measures tighter framings.
+# The backbone learns at a tenth of the heads' rate (backbone_lr): a starting point for the study, not a finding.
+CPU_PRETRAINED = dict(backbone="dlib-resnet29", pretrained=True, image_size=150, backbone_lr=0.1)
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,12 @@ PROFILES: dict[str, Profile] = {
         unet=UNetConfig(epochs=3),
         train=TrainConfig(backbone="resnet18", image_size=112, batch_size=64, precision="auto",
                           **CPU_RECIPE, **CPU_CHOICES),
+        ablation=CPU_ABLATION),
+    "cpu-pretrained": Profile(
+        "cpu-pretrained", "the real CelebA subset on 2 CPUs, from dlib's face-recognition ResNet (shipped weights)",
+        synth_images=6000,
+        unet=UNetConfig(epochs=3),
+        train=TrainConfig(batch_size=64, precision="auto", **{**CPU_RECIPE, **CPU_CHOICES, **CPU_PRETRAINED}),
         ablation=CPU_ABLATION),
     "paper": Profile(
         "paper", "the paper's protocol (ResNeSt50, 227 px, ImageNet weights) on a GPU",

@@ -13,6 +13,12 @@ the paper's literal recipe, one the recipe of a plain from-scratch script
 paper's two-layer heads. Every row trains the
 ``global`` baseline at one reduced scale with one seed and is chosen on the
 selection split; the val split is scored for the page but decides nothing.
+
+``PRETRAINED_ROWS`` is the same kind of study for the ``cpu-pretrained``
+profile (dlib's face ResNet): how CelebA's 178 x 218 frame is shown to a
+network trained on 150 px face chips, how fast the pretrained backbone moves
+against the new heads (a lower rate, a frozen first epoch), how many epochs,
+and the same network from random weights at the same budget.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mgmtn.config import CPU_RECIPE
+from mgmtn.errors import MgmtnError
 
 # The scale of every row: big enough that the starting recipe learns, small enough for eleven rows in half an hour.
 STUDY_SCALE = dict(train_limit=3000, epochs=3)
@@ -49,32 +56,65 @@ ROWS: dict[str, dict] = {
 }
 
 
+# The pretrained study: rows relative to the cpu-pretrained profile (150 px, whole frame, backbone at 0.1 x lr).
+# A zoom of r shows 178 / r px of the frame's width (1.65: the ~108 px a dlib chip of a CelebA face covers).
+PRETRAINED_ROWS: dict[str, dict] = {
+    "start": {},
+    "framing: zoom 1.3": dict(resize_ratio=1.3),
+    "framing: zoom 1.65 (dlib's chip)": dict(resize_ratio=1.65),
+    "framing: 112 px input": dict(image_size=112),
+    "framing: 176 px input": dict(image_size=176),
+    "backbone lr: x1 (as the heads)": dict(backbone_lr=1.0),
+    "backbone lr: x0.01": dict(backbone_lr=0.01),
+    "backbone frozen for the first epoch": dict(freeze_backbone_epochs=1.0),
+    "epochs: 6": dict(epochs=6),
+    "random weights, same budget": dict(pretrained=False, backbone_lr=1.0),
+}
+# What a study trains (``profile``), its rows and the changes every row shares.
+STUDIES: dict[str, tuple[str, dict[str, dict], dict]] = {
+    "scratch": ("cpu", ROWS, START),
+    "pretrained": ("cpu-pretrained", PRETRAINED_ROWS, {}),
+}
+
+
 def folder_name(row: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in row.lower()).strip("-").replace("--", "-")
 
 
+def _study(name: str) -> tuple[str, dict[str, dict], dict]:
+    try:
+        return STUDIES[name]
+    except KeyError:
+        raise MgmtnError(f"unknown recipe study {name!r}; choose one of {', '.join(STUDIES)}") from None
+
+
 def run_recipes(data: Path, root: Path, rows: list[str] | None = None, device: str = "cpu", seed: int = 0,
-                **scale) -> dict[str, Path]:
-    """Train and score each row into ``root/<row>``, resuming a cut-off run and skipping finished ones."""
+                study: str = "scratch", **scale) -> dict[str, Path]:
+    """Train and score each row of ``study`` into ``root/<row>``, resuming a cut-off run and skipping finished ones."""
     from mgmtn.evaluate import evaluate
     from mgmtn.train import train
 
+    profile, table, base = _study(study)
+    unknown = [row for row in rows or [] if row not in table]
+    if unknown:
+        raise MgmtnError(f"unknown row {unknown[0]!r} of the {study} recipe study; rows: {', '.join(table)}")
     folders = {}
-    for row in tqdm(rows or list(ROWS), desc="recipe rows", unit="run"):
+    for row in tqdm(rows or list(table), desc="recipe rows", unit="run"):
         out = Path(root) / folder_name(row)
         if not (out / "eval_val.json").exists():
             if not (out / "train.json").exists():
-                train(data, out, "global", profile="cpu", device=device, seed=seed,
-                      resume=(out / "last.pt").exists(), **{**STUDY_SCALE, **START, **scale, **ROWS[row]})
+                train(data, out, "global", profile=profile, device=device, seed=seed,
+                      resume=(out / "last.pt").exists(), **{**STUDY_SCALE, **base, **scale, **table[row]})
             evaluate(out, data, split="val", device=device)
         folders[row] = out
     return folders
 
 
-def recipe_table(root: Path, rows: list[str] | None = None) -> pd.DataFrame:
+def recipe_table(root: Path, rows: list[str] | None = None, study: str = "scratch") -> pd.DataFrame:
     """One line per finished row: what it changed, its selection and val scores (%) and its wall time."""
+    table = _study(study)[1]
     lines = []
-    for row in rows or list(ROWS):
+    for row in rows or list(table):
         folder = Path(root) / folder_name(row)
         if not (folder / "eval_val.json").exists():
             continue
@@ -82,7 +122,7 @@ def recipe_table(root: Path, rows: list[str] | None = None) -> pd.DataFrame:
         trained = json.loads((folder / "train.json").read_text())
         final = trained["final"]
         tuned = result.get("tuned_on_select", {})
-        lines.append({"row": row, "changes": ", ".join(f"{k}={v}" for k, v in ROWS[row].items()) or "-",
+        lines.append({"row": row, "changes": ", ".join(f"{k}={v}" for k, v in table[row].items()) or "-",
                       "select acc": 100 * final["select_accuracy"], "select mA": 100 * final["select_mA"],
                       "val acc": 100 * result["accuracy"], "val mA": 100 * result["mA"],
                       "val acc (tuned)": 100 * tuned.get("accuracy", float("nan")),

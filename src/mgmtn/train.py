@@ -35,6 +35,7 @@ from mgmtn.losses import build_loss
 from mgmtn.masks.annotators import default_annotator
 from mgmtn.masks.cache import annotate, load_boxes
 from mgmtn.models import LANDMARK_MODELS, MASK_MODELS, MGMTN, MODEL_NAMES, Objective, build_model, build_objective
+from mgmtn.models.backbone import weights_digest
 from mgmtn.models.landmarks import LandmarkDataset
 from mgmtn.models.objective import predict_logits
 from mgmtn.models.prior import start_at_prior
@@ -108,8 +109,10 @@ def _fit(model, loaders, cfg: TrainConfig, epochs: int, out: Path, meta: dict, d
         if torch.distributed.is_initialized():
             objective.average_gradients()
     named = chain(model.named_parameters(), objective.named_parameters() if objective else ())
-    optimizer = build_optimizer(named, cfg.optimizer, cfg.lr, cfg.weight_decay)
-    scheduler = build_schedule(optimizer, cfg.schedule, epochs, len(loaders[0]), cfg.warmup_epochs)
+    own_rate = cfg.backbone_lr != 1 or cfg.freeze_backbone_epochs  # else the parameter groups of earlier runs
+    optimizer = build_optimizer(named, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.backbone_lr if own_rate else None)
+    scheduler = build_schedule(optimizer, cfg.schedule, epochs, len(loaders[0]), cfg.warmup_epochs,
+                               cfg.freeze_backbone_epochs)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if torch.distributed.is_initialized() else model
     loop = LoopConfig(epochs=epochs, seed=seed, device=device, score="accuracy", stop_after=stop_after,
                       bf16=cfg.precision == "bf16", split="select")
@@ -287,7 +290,8 @@ def train(data: Path, out: Path, model_name: str, profile: str = "smoke", unet: 
                         "select_sha256": ids_digest(select_index.ids)},
               "init": str(Path(init).resolve()) if init else None,
               "backbone_from": str(Path(backbone_from).resolve()) if backbone_from else None,
-              "start_sha256": start_digest(init or backbone_from) if init or backbone_from else None}
+              "start_sha256": start_digest(init or backbone_from) if init or backbone_from else None,
+              "weights_sha256": weights_digest(cfg.backbone, cfg.pretrained, cfg.weights)}
     if annotator:
         config["annotator"] = annotator  # whose keypoints gave the landmark targets
     model = model_from_config(config).to(device)

@@ -25,10 +25,18 @@ the Hugging Face hub or timm's cache); ``pretrained_file`` loads a local file
 (``.pth``/``.bin``/``.safetensors``, a plain state dict of the timm model)
 and works offline. With ``HF_HUB_OFFLINE=1`` and nothing cached, a download
 fails at once with one ``MgmtnError`` line saying what to do instead.
+
+Ports. ``PORTS`` names backbones that are not timm models but give the same
+interface (``feature_info`` with channels and reductions, forward -> maps):
+``dlib-resnet29`` is dlib's face-recognition ResNet (``mgmtn.models.dlib_resnet``),
+whose ``pretrained=True`` reads the network file shipped in
+``face-recognition-models`` (offline) and whose ``pretrained_file`` is a dlib
+network file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -36,13 +44,16 @@ import timm
 from torch import nn
 
 from mgmtn.errors import MgmtnError
+from mgmtn.models.dlib_resnet import dlib_resnet29, shipped_weights
 
 # Named shapes that are not timm names: ``tiny`` is a ResNet-10-T at a quarter
 # width for tests and CPU smoke runs (no published weights exist for it).
 PRESETS: dict[str, tuple[str, dict]] = {
     "tiny": ("resnet10t", dict(channels=(16, 32, 64, 128), stem_width=16)),
 }
-BACKBONE_NAMES = ("resnest50d", "resnet50", "resnet18", "resnet10t", "tiny")
+# Backbones ported from other libraries: name -> builder(levels, pretrained, pretrained_file).
+PORTS = {"dlib-resnet29": dlib_resnet29}
+BACKBONE_NAMES = ("resnest50d", "resnet50", "resnet18", "resnet10t", "tiny", *PORTS)
 
 
 def _offline() -> bool:
@@ -82,6 +93,17 @@ def _load_file(model: nn.Module, path: str | os.PathLike, name: str) -> None:
                          f"{len(missing)} tensors missing, e.g. {missing[0]}")
 
 
+def weights_digest(name: str, pretrained: bool, pretrained_file: str | os.PathLike | None) -> str | None:
+    """sha256 of the local file a backbone starts from (a port's shipped file when ``pretrained``), else None."""
+    if pretrained_file is not None:
+        path = Path(pretrained_file).expanduser()
+    elif pretrained and name in PORTS:
+        path = shipped_weights()
+    else:
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def create_backbone(
         name: str = "resnest50d",
         levels: tuple[int, ...] = (3, 4, 5),
@@ -91,11 +113,15 @@ def create_backbone(
 ) -> nn.Module:
     """A timm extractor whose forward returns the maps of ``levels`` (stride 2**level), in order.
 
-    ``name`` is a timm ResNet-family name or a key of ``PRESETS``;
+    ``name`` is a timm ResNet-family name, a key of ``PRESETS`` or of ``PORTS``;
     ``pretrained_file`` takes precedence over ``pretrained``; ``kwargs`` go to
     ``timm.create_model``. Stages after the deepest requested level are not
     built, so a model that never uses F5 carries no unused parameters.
     """
+    if name in PORTS:
+        if kwargs:
+            raise MgmtnError(f"backbone {name!r} takes no options (got {', '.join(kwargs)})")
+        return PORTS[name](tuple(levels), pretrained, pretrained_file)
     arch, preset = PRESETS.get(name, (name, {}))
     if not timm.is_model(arch):
         raise MgmtnError(f"unknown backbone {name!r}; try one of {', '.join(BACKBONE_NAMES)} or a timm ResNet name")
