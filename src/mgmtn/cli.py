@@ -13,6 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from mgmtn.config import PROFILES
 from mgmtn.errors import MgmtnError
 
 
@@ -261,7 +262,7 @@ def _book(args) -> None:
 
 def _run_options(parser: argparse.ArgumentParser, handler) -> None:
     """Options every training verb shares."""
-    parser.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
+    parser.add_argument("--profile", default="smoke", help=f"{' | '.join(PROFILES)} (default smoke)")
     parser.add_argument("--epochs", type=POSITIVE, default=None, help="(default: profile)")
     parser.add_argument("--limit", type=POSITIVE, default=None, help="use only the first N training images")
     parser.add_argument("--seed", type=int, default=0)
@@ -322,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", default="mgmtn", help="model name (default mgmtn)")
     train.add_argument("--out", required=True, help="run folder")
     train.add_argument("--unet", default=None, help="train-unet run folder (mask-guided models)")
-    train.add_argument("--backbone", default=None, help="timm backbone (default: profile)")
+    train.add_argument("--backbone", default=None, help="timm backbone or dlib-resnet29 (default: profile)")
     train.add_argument("--image-size", type=POSITIVE, default=None, help="input crop size (default: profile)")
     train.add_argument("--resize-ratio", type=positive_ratio, default=None,
                        help="resize to image size x this, then crop (1: the whole frame; paper 256/227; default: "
@@ -357,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "every run starts its backbone from its seed's")
     ablate.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="run every row with each of these seeds too (default: the study's own seeds)")
-    ablate.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
+    ablate.add_argument("--profile", default="smoke", help=f"{' | '.join(PROFILES)} (default smoke)")
     ablate.add_argument("--epochs", type=POSITIVE, default=None, help="(default: profile)")
     ablate.add_argument("--resize-ratio", type=positive_ratio, default=None,
                         help="resize to image size x this, then crop (1: the whole frame; default: profile)")
@@ -422,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     effect.set_defaults(handler=_align_effect)
 
     book = verbs.add_parser("book", help="execute the notebooks and build the HTML book")
-    book.add_argument("--profile", default="smoke", help="smoke | cpu | paper (default smoke)")
+    book.add_argument("--profile", default="smoke", help=f"{' | '.join(PROFILES)} (default smoke)")
     book.add_argument("--data-root", default=None, help="dataset folder (default: synthetic faces)")
     book.add_argument("--device", type=device, default="cpu")
     book.add_argument("--project", default=".", help="project folder (default .)")
