@@ -30,18 +30,19 @@
 # epochs. They test that the method runs and how its parts compare at this
 # scale, not the paper's absolute numbers.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 profile = "smoke"  # unused: this page only reads results/
 data_root = None
 device = "cpu"
 
-# %%
+# %% tags=["remove-input"]
 import pandas as pd
 from myst_nb import glue
 
 from mgmtn import ablations, results
 from mgmtn.attributes import GROUP_NAMES
 from mgmtn.paper import COMPARISON, FIG9, MASK_MEAN_F1, TABLE2, TABLE3, TABLE4, table2_ours
+from mgmtn.tables import readable
 
 pd.set_option("display.max_colwidth", None)  # the status lines below are sentences: never cut them
 runs = results.evaluations("**/eval_*.json")
@@ -64,13 +65,13 @@ folder = runs["run"].str.split("/").str[0]
 for name, group in runs.groupby(folder, sort=False):
     table = group.set_index(group["run"].str.removeprefix(f"{name}/"))[list(columns)].rename(columns=columns)
     table.index.name = name
-    display(table.round(2))
+    display(readable(table))
 
 # %% [markdown]
 # ## The paper's Table 2 (CelebA and LFWA test splits, as printed)
 
-# %%
-TABLE2
+# %% tags=["hide-input"]
+readable(TABLE2)
 
 # %% [markdown]
 # ## The main runs per model, beside the paper's row for it
@@ -79,11 +80,11 @@ TABLE2
 # threshold 0.5 and at the operating point chosen on the selection split. The
 # paper's rows (CelebA test, ResNeSt50, ImageNet weights) are labelled as such.
 
-# %%
+# %% tags=["hide-input"]
 main = results.evaluations("cpu-celeba-subset/*-seed*/eval_val.json")
 names = {"accuracy": "acc @0.5", "mA": "mA @0.5", "tuned_accuracy": "acc chosen", "tuned_mA": "mA chosen"}
 means = 100 * main.groupby("model")[list(names)].mean().rename(columns=names)
-means.join(main.groupby("model").size().rename("seeds")).join(table2_ours().add_prefix("paper ")).round(2)
+readable(means.join(main.groupby("model").size().rename("seeds")).join(table2_ours().add_prefix("paper ")))
 
 # %% [markdown]
 # ## Group masks (AML stage 1)
@@ -91,10 +92,10 @@ means.join(main.groupby("model").size().rename("seeds")).join(table2_ours().add_
 # Mean F1 of the UNet's masks against the annotator's boxes; the paper reports
 # a mean of the F1s below against FaRL boxes on CelebA's test split.
 
-# %%
+# %% tags=["hide-input"]
 masks = results.mask_scores()
 print(f"paper: mean F1 {MASK_MEAN_F1}% (CelebA test, FaRL boxes)")
-results.mask_table()
+readable(results.mask_table(), decimals=1)
 
 # %% [markdown]
 # ## Status lines for the *Reproduction status* page
@@ -102,7 +103,7 @@ results.mask_table()
 # The numbers that page quotes are glued here from the same files, so the
 # prose never carries a typed number of ours.
 
-# %%
+# %% tags=["hide-input"]
 def scores(pattern: str) -> str:
     """Seed means of the runs matching ``pattern``, at 0.5 and at the operating point chosen on selection."""
     found = results.evaluations(pattern)
@@ -200,7 +201,7 @@ status = {
 }
 for key, text in status.items():
     glue(key, text, display=False)
-pd.Series(status, name="ours").to_frame()
+readable(pd.Series(status, name="measured here"))
 
 # %% [markdown]
 # ## The paper's claims at a glance (shown on the book's front page)
@@ -256,4 +257,4 @@ glance = pd.DataFrame([
     ("Table 2", "MGMTN carries to LFWA", f"{lfwa_paper.accuracy:.2f} acc / {lfwa_paper.mA:.2f} mA (LFWA test)",
      judged("lfwa-subset/*/eval_*.json", f"{status['lfwa_mgmtn_finetune']}; {status['lfwa_gain']}")),
 ], columns=["item", "claim", "paper", "measured here"]).set_index("item")
-glue("status_glance", glance)
+glue("status_glance", readable(glance, headers={"item": "in the paper"}))

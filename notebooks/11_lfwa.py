@@ -72,6 +72,7 @@ from mgmtn.data.lfwa_release import synthetic_release
 from mgmtn.evaluate import evaluate
 from mgmtn.masks import annotate
 from mgmtn.paper import TABLE2, table2_ours
+from mgmtn.tables import readable
 from mgmtn.train import train
 from mgmtn.train_unet import evaluate_unet, page_unet, train_unet
 
@@ -106,8 +107,8 @@ else:
     plots.scores_beside_paper(by_run, table2_ours("lfwa").reindex(real.model).set_axis(by_run.model), floor,
                               paper_label="paper (LFWA test)")
     plt.show()
-    display(results.operating_points(by_run))
-    display(results.mask_table(f"{committed}/**/mask_f1*.json"))
+    display(readable(results.operating_points(by_run)))
+    display(readable(results.mask_table(f"{committed}/**/mask_f1*.json"), decimals=1))
 
 # %% [markdown]
 # ### Is the fine-tuning schedule the limit?
@@ -131,7 +132,7 @@ if finetunes.empty:
     print(f"no committed fine-tunes under {results.RESULTS}")
 else:
     schedule = results.schedules(finetunes)
-    display(schedule)
+    display(readable(schedule))
     scratch = {r.model: r for r in real.itertuples() if r.run.endswith("-scratch")}
     for r in finetunes.itertuples():
         if r.model in scratch:
@@ -157,7 +158,7 @@ aligned = results.alignment_effects()
 if aligned.empty:
     print(f"no committed alignment measurement under {results.RESULTS / 'align-lfwa-subset'}")
 else:
-    display(aligned.set_index(["run", "align"]))
+    display(readable(aligned.set_index(["run", "align"])))
 
 # %% [markdown]
 # ### Trained on aligned faces
@@ -177,7 +178,7 @@ if scratch.empty:
 else:
     columns = {"accuracy": "acc @0.5", "mA": "mA @0.5", "tuned_accuracy": "acc chosen", "tuned_mA": "mA chosen"}
     table = (100 * scratch.set_index("run")[list(columns)].astype(float)).rename(columns=columns).round(2)
-    display(table.join(scratch.set_index("run")[["rule", "epochs", "train_images", "select_by_person"]]))
+    display(readable(table.join(scratch.set_index("run")[["rule", "epochs", "train_images", "select_by_person"]])))
 
 # %% [markdown]
 # ## Run it yourself
@@ -247,7 +248,7 @@ if "mgmtn" in models:
     masks = pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in transfer.items()}).T * 100
     unet = {"CelebA UNet": celeba_unet, "LFWA UNet": lfwa_unet}[masks["mean"].idxmax()]
     print(f"MGMTN uses the {masks['mean'].idxmax()} ({unet})")
-    display(masks.round(1))
+    display(readable(masks, decimals=1))
 
 # %% [markdown]
 # ### Both protocols for the baseline and MGMTN
@@ -299,4 +300,4 @@ ours = pd.DataFrame([{"method": f"ours: {model}, {protocol} ({profile} profile, 
 paper = TABLE2.dropna(subset=["lfwa_accuracy"])
 paper = pd.DataFrame({"method": "paper: " + paper.method + " (" + paper.backbone + ", LFWA test)",
                       "accuracy": paper.lfwa_accuracy, "mA": paper.lfwa_mA})
-pd.concat([ours, paper]).set_index("method").round(2)
+readable(pd.concat([ours, paper]).set_index("method"))
