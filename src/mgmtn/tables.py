@@ -17,31 +17,26 @@ from pandas.io.formats.style import Styler
 # Column names of mgmtn.results, mgmtn.ablations, mgmtn.paper and the pages, in words. Scores are in %, at
 # threshold 0.5 unless the header names another operating point; gains and seed ranges are in points.
 HEADERS = {
-    "accuracy": "accuracy at 0.5 (%)", "mA": "mA at 0.5 (%)",
-    "acc": "accuracy at 0.5 (%)", "acc @0.5": "accuracy at 0.5 (%)", "mA @0.5": "mA at 0.5 (%)",
-    "tuned_accuracy": "accuracy at the chosen point (%)", "tuned_mA": "mA at the chosen point (%)",
-    "acc chosen": "accuracy at the chosen point (%)", "mA chosen": "mA at the chosen point (%)",
-    "midpoint_accuracy": "accuracy, midpoint rule (%)", "midpoint_mA": "mA, midpoint rule (%)",
-    "acc (run's point)": "accuracy at the run's point (%)", "mA (run's point)": "mA at the run's point (%)",
-    "celeba_accuracy": "CelebA accuracy (%)", "celeba_mA": "CelebA mA (%)",
-    "lfwa_accuracy": "LFWA accuracy (%)", "lfwa_mA": "LFWA mA (%)",
-    "paper accuracy": "paper accuracy (%)", "paper acc": "paper accuracy (%)", "paper mA": "paper mA (%)",
-    "paper celeba_accuracy": "paper CelebA accuracy (%)", "paper celeba_mA": "paper CelebA mA (%)",
-    "select acc": "selection accuracy (%)", "select mA": "selection mA (%)",
-    "val acc @0.5": "val accuracy at 0.5 (%)", "val mA @0.5": "val mA at 0.5 (%)",
-    "val acc chosen": "val accuracy at the chosen point (%)", "val mA chosen": "val mA at the chosen point (%)",
-    "val acc": "val accuracy at 0.5 (%)", "val mA": "val mA at 0.5 (%)",
-    "val acc (tuned)": "val accuracy at the chosen point (%)", "val mA (tuned)": "val mA at the chosen point (%)",
     "gain": "gain (points)", "seed range": "seed range (points)", "beyond the range": "beyond the seed range",
-    "acc range": "accuracy seed range (points)", "mA range": "mA seed range (points)",
-    "acc gain": "accuracy gain (points)", "mA gain": "mA gain (points)",
-    "paper acc gain": "paper accuracy gain (points)", "paper mA gain": "paper mA gain (points)",
-    "acc verdict": "accuracy verdict", "mA verdict": "mA verdict",
     "train_images": "training images", "train_minutes": "training minutes", "image_size": "image size (px)",
     "select_by_person": "selection by person", "mean_f1": "mean F1 (%)", "mask_scale": "mask region (of the area)",
     "train_images_per_s_incl_eval": "training images/s (with scoring)", "inference_images_per_s": "inference images/s",
     "input_size": "input size (px)", "lr": "learning rate",
 }
+# Each operating point's words, then the code names of its accuracy and of its mA (also with "val " before them).
+POINTS = [("at 0.5", ["accuracy", "acc", "acc @0.5"], ["mA", "mA @0.5"]),
+          ("at the chosen point", ["tuned_accuracy", "acc chosen", "acc (tuned)"], ["tuned_mA", "mA chosen", "mA (tuned)"]),
+          ("with the midpoint rule", ["midpoint_accuracy"], ["midpoint_mA"]),
+          ("at the run's point", ["acc (run's point)"], ["mA (run's point)"])]
+for words, *names in POINTS:
+    for metric, codes in zip(("accuracy", "mA"), names):
+        HEADERS |= {f"{prefix}{code}": f"{prefix}{metric} {words} (%)" for code in codes for prefix in ("", "val ")}
+for metric, short in (("accuracy", "acc"), ("mA", "mA")):
+    HEADERS |= {f"celeba_{metric}": f"CelebA {metric} (%)", f"lfwa_{metric}": f"LFWA {metric} (%)",
+                f"paper {metric}": f"paper {metric} (%)", f"paper {short}": f"paper {metric} (%)",
+                f"paper celeba_{metric}": f"paper CelebA {metric} (%)", f"select {short}": f"selection {metric} (%)",
+                f"{short} range": f"{metric} seed range (points)", f"{short} gain": f"{metric} gain (points)",
+                f"paper {short} gain": f"paper {metric} gain (points)", f"{short} verdict": f"{metric} verdict"}
 # Counts: shown whole, with thousands separators, whatever their dtype after a join with missing values.
 COUNTS = {"seeds", "epochs", "images", "train_images", "best epoch", "seed", "no face"}
 MISSING = "–"
