@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make book   executes the notebooks (smoke profile on synthetic faces) and builds the HTML book
 #   make test   runs the unit tests and checks every notebook with nbval
-# Both create .venv on first use. Options: PROFILE=cpu DATA_ROOT=/path/to/celeba DEVICE=cuda
+#   make lab    opens the notebooks in JupyterLab, every .py page as a live notebook
+# All create .venv on first use. Options: PROFILE=cpu DATA_ROOT=/path/to/celeba DEVICE=cuda
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -12,7 +13,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
+.PHONY: book test unit nbval sync lab venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -35,6 +36,12 @@ unit: venv
 # The .py percent files are the source of truth; their .ipynb pairs are generated.
 sync: venv
 	$(BIN)/jupytext --quiet --sync $(NOTEBOOKS)
+
+# JupyterLab on notebooks/ with this environment's kernel; lab/user-settings opens each .py page as a notebook
+# (jupytext) and starts the kernel. The kernel's transport is encrypted as in make book. LAB_OPTIONS: more options.
+lab: sync
+	JUPYTERLAB_SETTINGS_DIR=$(CURDIR)/lab/user-settings $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/notebooks \
+		--KernelManager.transport_encryption=auto $(LAB_OPTIONS)
 
 nbval: sync
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS:.py=.ipynb)

@@ -4,7 +4,9 @@ Run after ``make book``: ``python -m pytest -q book_tests``. For every HTML
 page of ``_build/html``: MathJax has typeset every formula (no TeX delimiter
 is left in the text), every image has loaded, nothing was logged as an error,
 every link into the book reaches a file, and no table or code block is wider
-than the page at 1400 px. The search page finds "mask".
+than the page at 1400 px. No table shows a column's code name, a bare
+True/False or a header row holding only the index's name (``mgmtn.tables``).
+Every executed page opens with its reproduce box. The search page finds "mask".
 ``BOOK_HTML`` points elsewhere; ``CHROMIUM`` names the browser binary.
 """
 
@@ -25,6 +27,10 @@ BROWSER = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which
 PAGES = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and "Refresh" not in p.read_text()[:200])
 TEX_LEFT = ("$$", "\\(", "\\[", "\\begin{", "\\frac")
 WIDTH = 1400
+# Column names of the code that a reader's table must not show (mgmtn.tables.HEADERS words them).
+CODE_NAMES = ("tuned_accuracy", "tuned_mA", "midpoint_accuracy", "midpoint_mA", "train_images", "train_minutes",
+              "mean_f1", "image_size", "select_by_person", "mask_scale", "celeba_accuracy", "lfwa_accuracy", "acc @0.5")
+NOTEBOOK_PAGES = [p for p in PAGES if p.parent.name == "notebooks"]
 
 pytestmark = [pytest.mark.skipif(not PAGES, reason=f"no built book at {HTML} (make book)"),
               pytest.mark.skipif(BROWSER is None, reason="no chromium on PATH (apt-get install chromium)")]
@@ -118,3 +124,29 @@ def test_the_method_page_typesets_its_equations(browser):
     page.screenshot(path=str(HTML.parent / "method_page.png"), full_page=False)  # kept beside the build for a look
     page.close()
     assert formulas >= 5 and not errors
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[str(p.relative_to(HTML)) for p in PAGES])
+def test_tables_speak_to_readers(browser, path):
+    page, _ = open_page(browser, path)
+    tables = page.evaluate("""() => [...document.querySelectorAll('main table')].map(table => ({
+        head: [...table.querySelectorAll('thead tr')].map(row => [...row.cells].map(cell => cell.innerText.trim())),
+        cells: [...table.querySelectorAll('tbody td, tbody th')].map(cell => cell.innerText.trim())}))""")
+    page.close()
+    for number, table in enumerate(tables, 1):
+        headers = [text for row in table["head"] for text in row]
+        coded = [text for text in headers if any(name in text for name in CODE_NAMES)]
+        assert not coded, f"table {number} has code names for headers: {coded}"
+        assert not {"True", "False"} & set(table["cells"]), f"table {number} shows a bare True/False"
+        name_rows = [row for row in table["head"] if len(row) > 1 and row[0] and not any(row[1:])]
+        assert not name_rows, f"table {number} has a header row holding only an index name: {name_rows}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES, ids=[p.stem for p in NOTEBOOK_PAGES])
+def test_each_page_says_how_to_reproduce_it(browser, path):
+    page, _ = open_page(browser, path)
+    box = page.locator(".admonition", has_text="Reproduce this page").first.inner_text()
+    download = page.locator(".admonition a.download").first.get_attribute("href")
+    page.close()
+    assert f"notebooks/{path.stem}.py" in box and "-p profile cpu" in box
+    assert download.endswith(f"{path.stem}.ipynb")  # the executed notebook; the offline test checks the link resolves

@@ -38,9 +38,10 @@ from mgmtn import plots
 from mgmtn.attributes import GROUPS
 from mgmtn.config import resolve_data
 from mgmtn.data.celeba import read_index
+from mgmtn.tables import readable
 
 index = read_index(resolve_data(data_root, profile))
-pd.DataFrame([index.describe()["per_partition"]], index=["images"])
+readable(pd.DataFrame([index.describe()["per_partition"]], index=["images"]))
 
 # %% [markdown]
 # ## The eight groups (Table 1 of the paper)
@@ -49,8 +50,8 @@ pd.DataFrame([index.describe()["per_partition"]], index=["images"])
 # the eighth (Object) holds attributes of the whole face.
 
 # %%
-pd.DataFrame({"attributes": [", ".join(a) for a in GROUPS.values()],
-              "count": [len(a) for a in GROUPS.values()]}, index=list(GROUPS))
+readable(pd.DataFrame({"attributes": [", ".join(a) for a in GROUPS.values()],
+                       "count": [len(a) for a in GROUPS.values()]}, index=list(GROUPS)))
 
 # %% [markdown]
 # ## Imbalance

@@ -50,6 +50,7 @@ from mgmtn.data.celeba import load_image, read_index
 from mgmtn.data.transforms import EvalTransform
 from mgmtn.masks import boxes_or_fallback, default_annotator, get_annotator, load_boxes
 from mgmtn.paper import MASK_MEAN_F1
+from mgmtn.tables import readable
 from mgmtn.train_unet import load_unet, train_unet
 
 data = resolve_data(data_root, profile)
@@ -74,7 +75,7 @@ plots.learning_curves({"UNet": history}, metrics=("train_loss", "val_mean_f1"));
 table = pd.DataFrame({"F1": result["f1_per_group"]}).T
 table["mean"] = result["mean_f1"]
 table.loc["paper (CelebA test, FaRL masks)"] = [np.nan] * len(GROUP_NAMES) + [MASK_MEAN_F1 / 100]
-table.style.format("{:.3f}", na_rep="")
+readable(table, decimals=3)
 
 # %% [markdown]
 # On synthetic faces the smoke profile is expected to reach a mean F1 of at
@@ -129,7 +130,7 @@ for path in measured:
     sizes = pd.DataFrame(record["sizes"]).set_index("input_size")
     print(f"{path.name}: {record['epochs']} epochs on {record['train_limit']} images, "
           f"{record['torch_threads']} thread(s), {record['hardware']['platform']}")
-    display(sizes[["mean_f1", "train_images_per_s_incl_eval", "inference_images_per_s"]].round(3))
+    display(readable(sizes[["mean_f1", "train_images_per_s_incl_eval", "inference_images_per_s"]], decimals=3))
 if not measured:
     print("no committed measurement yet")
 
@@ -155,7 +156,7 @@ if committed.exists():
     real.index = [f"ours (val split, {record['images']} images, dlib boxes, "
                   f"{record['config']['unet']['input_size']} px)"]
     real.loc["paper (CelebA test, FaRL masks)"] = [np.nan] * len(GROUP_NAMES) + [MASK_MEAN_F1 / 100]
-    display(real.style.format("{:.3f}", na_rep=""))
+    display(readable(real, decimals=3))
 else:
     print("no committed run yet")
 

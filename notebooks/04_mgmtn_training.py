@@ -44,6 +44,7 @@ from mgmtn import plots, results
 from mgmtn.config import ensure_synthetic, get_profile, resolve_data, run_dir, shared_data
 from mgmtn.evaluate import evaluate
 from mgmtn.paper import table2_ours
+from mgmtn.tables import readable
 from mgmtn.train import train
 from mgmtn.train_unet import page_unet
 
@@ -79,12 +80,12 @@ else:
         print(f"majority class on val: {floor['accuracy']:.2f}% accuracy, {floor['mA']:.2f}% mA")
     plots.scores_beside_paper(committed, table2_ours(), floor)
     plt.show()
-    display(results.operating_points(committed))
+    display(readable(results.operating_points(committed)))
     gain = results.seed_gain(committed, "mgmtn", "global", ["accuracy", "mA", "tuned_accuracy", "tuned_mA"])
     if gain is None:
         print("MGMTN vs global needs two seeds each")
     else:
-        display(gain.round(2).rename_axis("MGMTN minus global (points)"))
+        display(readable(gain.rename_axis("MGMTN minus global")))
 
 # %% [markdown]
 # Per attribute: the balanced accuracy (mean of the true-positive and
@@ -130,7 +131,7 @@ val_scores = {name: evaluate(run, data, split="val", device=device) for name, ru
 table = pd.DataFrame({name: {"accuracy": r["accuracy"], "mA": r["mA"]} for name, r in val_scores.items()}).T
 table = (100 * table).round(2).join(table2_ours().add_prefix("paper "))
 table.index.name = f"{profile} profile, val"
-table
+readable(table)
 
 # %% [markdown]
 # ### On faces neither model has seen
@@ -149,7 +150,7 @@ if data_root is None:
               for name, run in runs.items()}
     unseen_table = (pd.DataFrame({name: {"accuracy": r["accuracy"], "mA": r["mA"]} for name, r in scores.items()}).T
                     * 100).round(2)
-    display(unseen_table)
+    display(readable(unseen_table))
     if {"global", "mgmtn"} <= set(scores):
         wins = {metric: scores["mgmtn"][metric] > scores["global"][metric] for metric in ("accuracy", "mA")}
         print("MGMTN beats the global baseline:", wins)

@@ -55,6 +55,7 @@ from IPython.display import display
 from mgmtn import ablations, results
 from mgmtn.config import get_profile, resolve_data, run_dir
 from mgmtn.paper import TABLE3, TABLE4
+from mgmtn.tables import readable
 from mgmtn.train_unet import page_unet
 
 paper = pd.concat([TABLE3, TABLE4.loc[[1.0]].set_axis(["aml-gr4"])])  # aml-gr4: Table 4's 100% row
@@ -94,7 +95,7 @@ report = ablations.present("components", results.RESULTS / committed, "model", "
 
 # %% tags=["hide-input"]
 if report is not None and (noise := ablations.measured_noise(results.RESULTS / committed)) is not None:
-    display(ablations.component_gains(report, noise))
+    display(readable(ablations.component_gains(report, noise)))
 
 # ## Run it yourself
 #

@@ -49,6 +49,7 @@ from mgmtn.config import resolve_data, run_dir
 from mgmtn.data.celeba import read_index
 from mgmtn.masks.annotators import default_annotator
 from mgmtn.positions import activation_positions, inside_table
+from mgmtn.tables import readable
 from mgmtn.train_unet import page_unet
 
 # %% [markdown]
@@ -73,7 +74,7 @@ else:
     real = {model: json.loads(path.read_text()) for model, path in files.items()}
     plots.position_maps(real)
     plt.show()
-    display(inside_table(real).round(1))
+    display(readable(inside_table(real), decimals=1))
 
 # %% [markdown]
 # ## Run it yourself
@@ -105,4 +106,4 @@ plots.position_maps(found);
 # the image, what positions drawn at random would score.
 
 # %%
-inside_table(found).round(1)
+readable(inside_table(found), decimals=1)

@@ -28,12 +28,12 @@
 # epochs. They test that the method runs and how its parts compare at this
 # scale, not the paper's absolute numbers.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 celeba_labels = None  # the CelebA-layout folder the committed CelebA runs were scored on; default ../shared/data's
 lfwa_release = None  # the LFWA release the committed LFWA runs come from; default ../shared/data's
 replicates = 1000  # bootstrap resamples of the val images per gain
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
@@ -41,6 +41,7 @@ from myst_nb import glue
 from mgmtn import claims, plots, results, status
 from mgmtn.config import shared_data
 from mgmtn.paper import MASK_MEAN_F1, TABLE2, table2_ours
+from mgmtn.tables import readable
 
 pd.set_option("display.max_colwidth", None)  # the status lines below are sentences: never cut them
 celeba = celeba_labels or shared_data("celeba-subset")
@@ -70,7 +71,7 @@ if gains.empty:
 else:
     plots.forest(gains)
     plt.show()
-    display(gains.set_index(["source", "claim", "metric"]))
+    display(readable(gains.set_index(["source", "claim", "metric"])))
 
 # %% [markdown]
 # ## Attribute models
@@ -90,13 +91,13 @@ folder = runs["run"].str.split("/").str[0]
 for name, group in runs.groupby(folder, sort=False):
     table = group.set_index(group["run"].str.removeprefix(f"{name}/"))[list(columns)].rename(columns=columns)
     table.index.name = name
-    display(table.round(2))
+    display(readable(table))
 
 # %% [markdown]
 # ## The paper's Table 2 (CelebA and LFWA test splits, as printed)
 
-# %%
-TABLE2
+# %% tags=["hide-input"]
+readable(TABLE2)
 
 # %% [markdown]
 # ## The main runs per model, beside the paper's row for it
@@ -105,11 +106,11 @@ TABLE2
 # threshold 0.5 and at the operating point chosen on the selection split. The
 # paper's rows (CelebA test, ResNeSt50, ImageNet weights) are labelled as such.
 
-# %%
+# %% tags=["hide-input"]
 main = results.evaluations(status.MAIN)
 names = {"accuracy": "acc @0.5", "mA": "mA @0.5", "tuned_accuracy": "acc chosen", "tuned_mA": "mA chosen"}
 means = 100 * main.groupby("model")[list(names)].mean().rename(columns=names)
-means.join(main.groupby("model").size().rename("seeds")).join(table2_ours().add_prefix("paper ")).round(2)
+readable(means.join(main.groupby("model").size().rename("seeds")).join(table2_ours().add_prefix("paper ")))
 
 # %% [markdown]
 # ## Group masks (AML stage 1)
@@ -117,9 +118,9 @@ means.join(main.groupby("model").size().rename("seeds")).join(table2_ours().add_
 # Mean F1 of the UNet's masks against the annotator's boxes; the paper reports
 # a mean of the F1s below against FaRL boxes on CelebA's test split.
 
-# %%
+# %% tags=["hide-input"]
 print(f"paper: mean F1 {MASK_MEAN_F1}% (CelebA test, FaRL boxes)")
-results.mask_table()
+readable(results.mask_table(), decimals=1)
 
 # %% [markdown]
 # ## Status lines for the *Reproduction status* page
@@ -128,11 +129,11 @@ results.mask_table()
 # intervals above (`mgmtn.status`), so the prose never carries a typed number
 # of ours.
 
-# %%
+# %% tags=["hide-input"]
 lines = status.status_lines(gains)
 for key, text in lines.items():
     glue(key, text, display=False)
-pd.Series(lines, name="ours").to_frame()
+readable(pd.Series(lines, name="measured here"))
 
 # %% [markdown]
 # ## The paper's claims at a glance (shown on the book's front page)
@@ -144,4 +145,4 @@ pd.Series(lines, name="ours").to_frame()
 # reported split); otherwise the line says that it is not measured yet.
 
 # %% tags=["hide-input"]
-glue("status_glance", status.glance(gains, lines))
+glue("status_glance", readable(status.glance(gains, lines), headers={"item": "in the paper"}))

@@ -65,6 +65,7 @@ from mgmtn import ablations, results
 from mgmtn.config import get_profile, resolve_data, run_dir
 from mgmtn.models import build_model, parameter_count
 from mgmtn.paper import COMPARISON
+from mgmtn.tables import readable
 from mgmtn.train_unet import load_unet, page_unet
 
 paper = COMPARISON[["celeba_accuracy", "celeba_mA"]].set_axis(["accuracy", "mA"], axis=1)
@@ -84,7 +85,7 @@ paper = COMPARISON[["celeba_accuracy", "celeba_mA"]].set_axis(["accuracy", "mA"]
 # baseline, not the levels. Where each reported number comes from:
 
 # %% tags=["hide-input"]
-COMPARISON[["source"]]
+readable(COMPARISON[["source"]])
 
 # %% tags=["hide-input"]
 ablations.present("comparison", results.RESULTS / committed, "model", "global", paper);
@@ -131,7 +132,7 @@ backbones = list(dict.fromkeys([get_profile(profile).train.backbone, "resnet18"]
 models = [run.model for run in ablations.STUDIES["comparison"] if run.seed == 0]
 sizes = pd.DataFrame({backbone: {name: parameter_count(build_model(name, backbone=backbone, unet=unet)) / 1e6
                                  for name in models} for backbone in backbones})
-sizes.add_suffix(" (M parameters)").round(2)
+readable(sizes.add_suffix(" (M parameters)"))
 
 # %% [markdown]
 # ### This profile's runs beside the reported numbers

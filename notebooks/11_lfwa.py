@@ -64,6 +64,7 @@ from mgmtn.config import home, resolve_data, run_dir
 from mgmtn.data.celeba import read_index
 from mgmtn.data.lfwa_release import synthetic_release
 from mgmtn.paper import TABLE2, table2_ours
+from mgmtn.tables import readable
 from mgmtn.train_unet import page_unet
 
 # %% [markdown]
@@ -97,8 +98,8 @@ else:
     plots.scores_beside_paper(by_run, table2_ours("lfwa").reindex(real.model).set_axis(by_run.model), floor,
                               paper_label="paper (LFWA test)")
     plt.show()
-    display(results.operating_points(by_run))
-    display(results.mask_table(f"{committed}/**/mask_f1*.json"))
+    display(readable(results.operating_points(by_run)))
+    display(readable(results.mask_table(f"{committed}/**/mask_f1*.json"), decimals=1))
 
 # %% [markdown]
 # ### Is the fine-tuning schedule the limit?
@@ -122,7 +123,7 @@ if finetunes.empty:
     print(f"no committed fine-tunes under {results.RESULTS}")
 else:
     schedule = results.schedules(finetunes)
-    display(schedule)
+    display(readable(schedule))
     scratch = {r.model: r for r in real.itertuples() if r.run.endswith("-scratch")}
     for r in finetunes.itertuples():
         if r.model in scratch:
@@ -148,7 +149,7 @@ aligned = results.alignment_effects()
 if aligned.empty:
     print(f"no committed alignment measurement under {results.RESULTS / 'align-lfwa-subset'}")
 else:
-    display(aligned.set_index(["run", "align"]))
+    display(readable(aligned.set_index(["run", "align"])))
 
 # %% [markdown]
 # ### Trained on aligned faces
@@ -168,7 +169,7 @@ if scratch.empty:
 else:
     columns = {"accuracy": "acc @0.5", "mA": "mA @0.5", "tuned_accuracy": "acc chosen", "tuned_mA": "mA chosen"}
     table = (100 * scratch.set_index("run")[list(columns)].astype(float)).rename(columns=columns).round(2)
-    display(table.join(scratch.set_index("run")[["rule", "epochs", "train_images", "select_by_person"]]))
+    display(readable(table.join(scratch.set_index("run")[["rule", "epochs", "train_images", "select_by_person"]])))
 
 # %% [markdown]
 # ## Run it yourself
@@ -217,8 +218,8 @@ if "mgmtn" in models:
     celeba_unet = Path(celeba_unet) if celeba_unet else page_unet(celeba, profile, device=device, seed=seed)
     chosen, unet, on_select = lfwa_study.lfwa_unet(lfwa, out, celeba_unet, profile, device=device, seed=seed)
     print(f"MGMTN uses the {chosen} ({unet}), the better on the selection split")
-    display((pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in on_select.items()})
-             * 100).round(1))
+    on_select = pd.DataFrame({name: {"mean": r["mean_f1"], **r["f1_per_group"]} for name, r in on_select.items()})
+    display(readable(100 * on_select, decimals=1))
 
 # %% [markdown]
 # ### Both protocols for the baseline and MGMTN
@@ -253,4 +254,4 @@ ours = pd.DataFrame([{"method": f"ours: {model}, {protocol} ({profile} profile, 
 paper = TABLE2.dropna(subset=["lfwa_accuracy"])
 paper = pd.DataFrame({"method": "paper: " + paper.method + " (" + paper.backbone + ", LFWA test)",
                       "accuracy": paper.lfwa_accuracy, "mA": paper.lfwa_mA})
-pd.concat([ours, paper]).set_index("method").round(2)
+readable(pd.concat([ours, paper]).set_index("method"))

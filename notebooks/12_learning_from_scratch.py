@@ -31,14 +31,15 @@
 # show the result; it decides nothing. The dashed line is the majority-class
 # score: 50% mA is what a model that never learnt gets.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-input"]
 celeba_root = None  # the CelebA subset, for the majority-class score (default ../shared/data/celeba-subset)
 
-# %%
+# %% tags=["remove-input"]
 import pandas as pd
 
 from mgmtn import plots, recipes, results
 from mgmtn.config import CPU_CHOICES, shared_data
+from mgmtn.tables import readable
 
 celeba = celeba_root or shared_data("celeba-subset")
 majority = results.majority(celeba) if celeba else None
@@ -73,7 +74,7 @@ else:
     plots.recipe_scores(study, majority)
 
 # %% tags=["hide-input"]
-study.round(2) if not study.empty else None
+readable(study) if not study.empty else None
 
 # %% [markdown]
 # ## After the screen: single-seed checks at full scale
@@ -123,7 +124,7 @@ final = results.evaluations("cpu-celeba-subset/*-seed*/eval_val.json")
 if final.empty:
     print("no full-scale runs committed yet (make results-cpu)")
 else:
-    display(results.operating_points(final))
+    display(readable(results.operating_points(final)))
 
 # %% tags=["hide-input"]
 curves = results.operating_curves("cpu-celeba-subset/*-seed*/eval_val.json")
@@ -139,7 +140,7 @@ gain = None if final.empty else results.seed_gain(final, "mgmtn", "global", ["tu
 if gain is None:
     print("both models with two seeds are needed for this comparison")
 else:
-    display(gain.round(2))
+    display(readable(gain))
 
 # %% [markdown]
 # ## Run it yourself

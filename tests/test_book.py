@@ -45,3 +45,21 @@ def test_a_page_gets_only_the_parameters_it_declares(tmp_path):
     out = tmp_path / "out"
     execute(source, out, {"profile": "cpu", "data_root": "/elsewhere"}, tmp_path)
     assert "['profile']" in nbformat.read(out / "01_demo.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+
+
+def test_each_page_says_how_to_reproduce_it_after_its_title(tmp_path):
+    source = _project(tmp_path, "data_root = None\nlfwa_root = None  # a release\nseed_root = None  # unused\n\n"
+                                "# %% [markdown]\n# # Demo\n\n# %%\nx = 1\n")
+    execute(source, tmp_path / "out", {}, tmp_path)
+    cells = nbformat.read(tmp_path / "out" / "01_demo.ipynb", as_version=4).cells
+    title = next(i for i, cell in enumerate(cells) if cell.source == "# Demo")
+    box = cells[title + 1].source
+    assert box.startswith(":::{admonition} Reproduce this page") and "`notebooks/01_demo.py`" in box
+    assert ("papermill notebooks/01_demo.ipynb build/01_demo.ipynb --cwd . -p profile cpu -p data_root "
+            "/path/to/celeba -p lfwa_root /path/to/lfwa-release\n") in box  # the unused root is not asked for
+    assert "{download}`01_demo.ipynb <01_demo.ipynb>`" in box
+
+
+def test_the_kernel_runs_without_a_transport_warning(tmp_path, capfd):
+    execute(_project(tmp_path, "# %%\nx = 1\n"), tmp_path / "out", {}, tmp_path)
+    assert "without encryption" not in capfd.readouterr().err

@@ -279,6 +279,7 @@ def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | N
     from IPython.display import display
 
     from mgmtn.plots import ablation_gains
+    from mgmtn.tables import readable
 
     report = study_report(study, root, key, reference, paper)
     if report.empty:
@@ -291,7 +292,7 @@ def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | N
     if judged:
         ablation_gains(report, reference, noise)
         plt.show()
-    display(compact(report))
+    display(readable(compact(report)))
     if judged:
         print("\n".join(verdicts(report, reference, noise)))
         print(f"\nby accuracy, ours: {ranking(report, 'accuracy', noise.accuracy)}")

@@ -4,14 +4,16 @@ The ``.py`` percent files in ``notebooks/`` are the source of truth. Each is
 converted, executed with the chosen profile's parameters into
 ``book/notebooks/`` and skipped next time while the notebook, its parameters,
 the package code and the committed results are unchanged (a cache keyed on
-their content hashes). The book is then built with execution off, so building
-it never trains anything itself.
+their content hashes). Each executed page gets a box that says how to
+reproduce it. The book is then built with execution off, so building it never
+trains anything itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,11 +23,18 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+import zmq
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 from mgmtn.errors import MgmtnError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# The kernel talks to papermill over local TCP; with CurveZMQ keys provisioned by the kernel manager that traffic
+# is encrypted, and the kernel does not warn on every page that it is not.
+KERNEL_CONFIG = Config({"KernelManager": {"transport_encryption": "auto" if zmq.has("curve") else "disabled"}})
+# What a reader puts for each data folder a page's parameters name (``*_root``) to run it on real data.
+REAL_DATA = {"lfwa_root": "/path/to/lfwa-release"}
 
 
 def notebook_sources(project: Path) -> list[Path]:
@@ -65,26 +74,54 @@ def execute(source: Path, out_dir: Path, parameters: dict, project: Path, force:
     partial = out_dir / f".{source.stem}.partial.ipynb"
     try:
         papermill.execute_notebook(converted, partial, parameters=parameters, kernel_name="python3", language="python",
-                                   progress_bar=False, cwd=str(project))
+                                   progress_bar=False, cwd=str(project), config=KERNEL_CONFIG)
     except PapermillExecutionError as error:
         raise MgmtnError(f"notebook {source.name} failed in cell {error.exec_count} "
                          f"({error.ename}: {error.evalue}); executed copy: {partial}") from None
     finally:
         converted.unlink(missing_ok=True)
-    _hide_injected_parameters(partial)
+    _prepare_page(partial, source)
     partial.replace(target)
     key_file.write_text(key)
     return True
 
 
-def _hide_injected_parameters(path: Path) -> None:
-    """Papermill's injected cell repeats the parameters cell with this run's values: keep it out of the page."""
+def _prepare_page(path: Path, source: Path) -> None:
+    """The executed notebook as the book shows it: without papermill's injected cell, which repeats the
+    parameters cell with this run's values, and with a box that says how to reproduce the page."""
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
+    title = next((i for i, cell in enumerate(notebook.cells)
+                  if cell.cell_type == "markdown" and cell.source.startswith("# ")), -1)
+    notebook.cells.insert(title + 1, nbformat.v4.new_markdown_cell(reproduce_box(source, notebook)))
     nbformat.write(notebook, path)
+
+
+def reproduce_box(source: Path, notebook) -> str:
+    """A MyST admonition: the page's source, the commands that run it on real data in the cpu profile, and a
+    download of the notebook as executed for the book."""
+    parameters = next((cell.source for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])), "")
+    roots = [name for name, comment in re.findall(r"^(\w*_root) = [^#\n]*(#.*)?$", parameters, re.MULTILINE)
+             if "unused" not in comment]
+    options = "".join(f" -p {name} {REAL_DATA.get(name, '/path/to/celeba')}" for name in roots)
+    page = source.stem
+    return f"""\
+:::{{admonition}} Reproduce this page
+:class: tip
+Source: `notebooks/{source.name}` (`make lab` opens it as a notebook). This page alone, on real data in the
+`cpu` profile, from the repository's root:
+
+```bash
+make sync
+.venv/bin/papermill notebooks/{page}.ipynb build/{page}.ipynb --cwd . -p profile cpu{options}
+```
+
+The whole book so: `make book PROFILE=cpu DATA_ROOT=/path/to/celeba`. The notebook as executed for this page:
+{{download}}`{page}.ipynb <{page}.ipynb>`.
+:::"""
 
 
 def build(project: Path, profile: str = "smoke", data_root: str | None = None, device: str = "cpu",
@@ -96,7 +133,7 @@ def build(project: Path, profile: str = "smoke", data_root: str | None = None, d
         parameters = {"profile": profile, "data_root": data_root, "device": device}
         start = time.perf_counter()
         ran = execute(source, out_dir, parameters, project, force)
-        log(f"{source.name}: {f'executed in {time.perf_counter() - start:.0f} s' if ran else 'up to date'}")
+        log(f"{source.name}: {'executed' if ran else 'cached'}, {time.perf_counter() - start:.0f} s")
     if not html:
         return out_dir
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
