@@ -19,11 +19,9 @@ from pathlib import Path
 
 import torch
 
-from bench_data_path import _unet_shape, batches, forever
-from bench_step_profile import MODELS, Trainer
+from bench_data_path import _unet_shape
+from bench_step_profile import MODELS, Trainer, feed
 from mgmtn.config import get_profile
-from mgmtn.data.celeba import read_index
-from mgmtn.data.image_cache import resized_images
 from mgmtn.engine import native_bf16
 from mgmtn.provenance import record, write_json
 
@@ -48,15 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     cfg = get_profile("cpu").train
-    if args.data:
-        index = read_index(args.data)
-        stream = forever(batches(index.split("train"), cfg, resized_images(index, cfg.resize), cfg.batch_size))
-        next_batch = lambda: next(stream)  # noqa: E731
-    else:
-        torch.manual_seed(1)
-        premade = {"image": torch.randn(cfg.batch_size, 3, cfg.image_size, cfg.image_size),
-                   "labels": (torch.rand(cfg.batch_size, 40) < 0.3).float()}
-        next_batch = lambda: premade  # noqa: E731
+    next_batch = feed(args.data, cfg)
     emulated = not native_bf16("cpu")
     print(f"{torch.get_num_threads()} threads; {cfg.backbone} at {cfg.image_size} px, batch {cfg.batch_size}, "
           f"{'cache' if args.data else 'pre-made batch'}; bf16 {'emulated' if emulated else 'native'}")

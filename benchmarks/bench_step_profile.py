@@ -185,6 +185,19 @@ def show(rows: list[dict], title: str) -> None:
     print("(last row: images/s of each, and mgmtn / global)")
 
 
+def feed(data: str | None, cfg):
+    """A callable giving the next training batch: from the image cache of ``data`` through the training
+    transform, or, without a folder, the same pre-made random batch every time."""
+    if data:
+        index = read_index(data)
+        stream = forever(batches(index.split("train"), cfg, resized_images(index, cfg.resize), cfg.batch_size))
+        return lambda: next(stream)
+    torch.manual_seed(1)
+    premade = {"image": torch.randn(cfg.batch_size, 3, cfg.image_size, cfg.image_size),
+               "labels": (torch.rand(cfg.batch_size, 40) < 0.3).float()}
+    return lambda: premade
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", help="CelebA-layout folder; without it every step reuses one batch")
@@ -196,15 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="also write the table to this JSON file")
     args = parser.parse_args(argv)
     cfg = get_profile("cpu").train
-    if args.data:
-        index = read_index(args.data)
-        stream = forever(batches(index.split("train"), cfg, resized_images(index, cfg.resize), cfg.batch_size))
-        next_batch = lambda: next(stream)  # noqa: E731
-    else:
-        torch.manual_seed(1)
-        premade = {"image": torch.randn(cfg.batch_size, 3, cfg.image_size, cfg.image_size),
-                   "labels": (torch.rand(cfg.batch_size, 40) < 0.3).float()}
-        next_batch = lambda: premade  # noqa: E731
+    next_batch = feed(args.data, cfg)
     trainers = {name: Trainer(name, cfg, args.channels_last) for name in MODELS}
     mgmtn = trainers["mgmtn"].model
     plain = build_model("aml-global", backbone=cfg.backbone, unet=mgmtn.unet, global_pool=cfg.global_pool,
