@@ -134,6 +134,62 @@ def test_group_vector_depends_only_on_its_region(attention, unet):
         assert not torch.equal(model.fuse_features(inside, masks)[0], base)
 
 
+def stacked_fusion(model, features, masks):
+    """The fusion as first written, the reference of the faster one: every group's masked maps stacked as
+    (B, G, C, H, W), the attention module run on the stack, then the region max."""
+    masks = scale_masks(masks >= 0.5, model.mask_scale)
+    vectors, positions = [], {}
+    for level, fmap, attention in zip(model.scales, features, model.attention):
+        region = feature_regions(masks, fmap.shape[-2:])
+        groups = attention(fmap.unsqueeze(1) * region.unsqueeze(2))
+        vector, positions[f"F{level}"] = groups.masked_fill(~region.unsqueeze(2), float("-inf")).flatten(-2).max(-1)
+        vectors.append(vector)
+    if model.use_global:
+        pooled, positions["F5"] = pool_global(features[-1], model.global_pool)
+        vectors.append(pooled.unsqueeze(1).expand(-1, 8, -1))
+    return torch.cat(vectors, dim=-1), positions
+
+
+@pytest.mark.parametrize("name", MASK_MODELS)
+@pytest.mark.parametrize("global_pool", ["max", "avg"])
+def test_fusion_equals_the_stacked_reference_in_values_positions_and_gradients(name, global_pool, unet, images):
+    model = build_model(name, backbone="tiny", unet=unet, global_pool=global_pool, **LIVE).train()
+    torch.manual_seed(4)
+    for conv in model.attention.modules():  # trained attention is not the near-constant 0.5 of a fresh one
+        if isinstance(conv, torch.nn.Conv2d):
+            torch.nn.init.normal_(conv.weight, std=0.5)
+    with torch.no_grad():
+        features = model.backbone(torch.cat([images, images.flip(-1)]))  # post-ReLU: many tied zeros
+    masks = torch.rand(4, 8, SIZE, SIZE)
+    masks[1, 3] = 0  # an empty mask: the whole map
+    results = []
+    for fuse in (model.fuse_features, lambda f, m: stacked_fusion(model, f, m)):
+        leaves = [f.clone().requires_grad_() for f in features]
+        model.zero_grad()
+        fused, positions = fuse(leaves, masks)
+        fused.backward(torch.linspace(-1, 1, fused.numel()).reshape(fused.shape))
+        grads = [p.grad.clone() for p in model.attention.parameters()]
+        results.append((fused, positions, [leaf.grad for leaf in leaves], grads))
+    (fused, positions, map_grads, grads), (ref, ref_positions, ref_map_grads, ref_grads) = results
+    torch.testing.assert_close(fused, ref)
+    assert ref_positions.keys() == positions.keys()
+    assert all(torch.equal(positions[level], where) for level, where in ref_positions.items())
+    for a, b in zip(map_grads + grads, ref_map_grads + ref_grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_masks_come_from_the_unet_as_before(images):
+    torch.manual_seed(5)
+    unet = UNet(base_width=4, depth=2, input_size=48).eval()
+    model = build_model("mgmtn", backbone="tiny", unet=unet).train()
+    with torch.no_grad():
+        reference = unet(torch.nn.functional.interpolate(images, size=(48, 48), mode="bilinear",
+                                                         antialias=True)).sigmoid()
+    masks = model.predict_masks(images)
+    assert masks.is_contiguous() and not masks.requires_grad
+    torch.testing.assert_close(masks, reference)
+
+
 def test_empty_mask_falls_back_to_whole_map(unet):
     model = MGMTN("tiny", unet, scales=(3, 4), use_global=False, attention=None).eval()
     c3, c4 = model.backbone.feature_info.channels()

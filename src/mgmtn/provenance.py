@@ -40,10 +40,24 @@ def code_version() -> str:
     return f"{commit}-dirty" if changed else commit
 
 
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # what decides whether bf16 is native
+
+
+def cpu_flags() -> list[str]:
+    """Which of ``CPU_FLAGS`` the CPU has (Linux ``/proc/cpuinfo``; empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [flag for flag in CPU_FLAGS if flag in flags]
+
+
 def hardware(device: str | torch.device = "cpu") -> dict:
     device = torch.device(device)
     record = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-              "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}
+              "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device),
+              "cpu_flags": cpu_flags(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     if device.type == "cuda":
         record["gpu"] = torch.cuda.get_device_name(device)
     return record

@@ -97,6 +97,23 @@ def masked_max(x: Tensor, region: Tensor) -> tuple[Tensor, Tensor]:
     return x.masked_fill(~region.unsqueeze(2), float("-inf")).flatten(-2).max(-1)
 
 
+def region_max(x: Tensor, region: Tensor) -> tuple[Tensor, Tensor]:
+    """``masked_max`` of one map over every group's region: (B, C, H, W), (B, G, H, W) -> (B, G, C) twice.
+
+    The eight masked copies of the map are stacked only to find the argmax, outside autograd; the values
+    are gathered from ``x`` itself, so the backward pass scatters into one (B, C, H*W) map instead of
+    running through a (B, G, C, H, W) stack.
+    """
+    with torch.no_grad():
+        positions = torch.where(region.unsqueeze(2), x.unsqueeze(1), float("-inf")).flatten(-2).argmax(-1)
+    return x.flatten(-2).gather(-1, positions.transpose(1, 2)).transpose(1, 2), positions
+
+
+def region_mean(x: Tensor, region: Tensor) -> Tensor:
+    """Eq. 2 of every group without the masked maps: mean over H x W of x * region, (B, G, C), as one matmul."""
+    return torch.einsum("bghw,bchw->bgc", region.to(x.dtype), x) / (x.shape[-2] * x.shape[-1])
+
+
 def pool_global(x: Tensor, kind: str) -> tuple[Tensor, Tensor]:
     """(B, C, H, W) -> (B, C) pooled, and each channel's flat argmax cell: the one a max pool keeps,
     which Fig. 8 marks (an average pool looks at every cell; its argmax is where a max pool would look)."""
@@ -115,10 +132,13 @@ class GroupChannelAttention(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(groups * channels, groups * channels, 1, groups=groups)
 
+    def weights(self, z: Tensor) -> Tensor:
+        """Eq. 3: (B, G, C) spatial means Z -> (B, G, C) channel weights Psi."""
+        b, g, c = z.shape
+        return self.conv(z.reshape(b, g * c, 1, 1)).sigmoid().reshape(b, g, c)
+
     def forward(self, x: Tensor) -> Tensor:
-        b, g, c = x.shape[:3]
-        psi = self.conv(x.mean((-2, -1)).reshape(b, g * c, 1, 1)).sigmoid()
-        return x * psi.reshape(b, g, c, 1, 1)
+        return x * self.weights(x.mean((-2, -1)))[..., None, None]
 
 
 class GroupSpatialAttention(nn.Module):
@@ -143,6 +163,22 @@ def group_attention(kind: str | None, channels: int) -> nn.Module:
     if kind not in ATTENTION_KINDS:
         raise MgmtnError(f"unknown attention {kind!r}; choose one of {ATTENTION_KINDS}")
     return nn.Sequential(*(ATTENTION[part](channels) for part in kind.split("-"))) if kind else nn.Identity()
+
+
+def pool_groups(attention: nn.Module, fmap: Tensor, region: Tensor) -> tuple[Tensor, Tensor]:
+    """Eq. 1, the scale's attention (Eq. 2-4) and the region max: (B, C, H, W), (B, G, H, W) -> (B, G, C) twice.
+
+    Without attention, or with channel attention alone, the masked maps Gr are never formed: a cell of
+    Gr in the region is the map's own, and Psi is positive and constant over the map, so
+    max(Gr * Psi) = max(Gr) * Psi, with Z a masked mean. Spatial attention varies over the map and
+    takes the stack of masked maps.
+    """
+    if isinstance(attention, nn.Identity):
+        return region_max(fmap, region)
+    if len(attention) == 1 and isinstance(attention[0], GroupChannelAttention):
+        values, positions = region_max(fmap, region)
+        return values * attention[0].weights(region_mean(fmap, region)), positions
+    return masked_max(attention(fmap.unsqueeze(1) * region.unsqueeze(2)), region)
 
 
 def classifier(in_features: int, num_outputs: int, hidden: int = 512, drop_rate: float = 0.5) -> nn.Sequential:
@@ -232,14 +268,18 @@ class MGMTN(nn.Module):
             return [(self.head[-1], torch.arange(NUM_ATTRIBUTES))]
         return [(head[-1], torch.tensor(rows)) for head, rows in zip(self.head.heads, group_indices().values())]
 
-    @torch.no_grad()
     def predict_masks(self, x: Tensor) -> Tensor:
-        """(B, 8, h, w) group-mask probabilities from the frozen UNet, at its own input size."""
+        """(B, 8, h, w) group-mask probabilities from the frozen UNet, at its own input size.
+
+        Under ``inference_mode`` and in channels_last, where oneDNN runs the UNet's narrow convolutions
+        faster; the masks come back contiguous.
+        """
         size = self.unet_size or getattr(self.unet, "input_size", None) or x.shape[-2:]
         size = (size, size) if isinstance(size, int) else tuple(size)
-        if size != tuple(x.shape[-2:]):
-            x = F.interpolate(x, size=size, mode="bilinear", antialias=True)
-        return self.unet(x).sigmoid()
+        with torch.inference_mode():
+            if size != tuple(x.shape[-2:]):
+                x = F.interpolate(x, size=size, mode="bilinear", antialias=True)
+            return self.unet(x.contiguous(memory_format=torch.channels_last)).sigmoid().contiguous()
 
     def fuse_features(self, features: list[Tensor], masks: Tensor | None) -> tuple[Tensor, dict]:
         """AML + G2FF: backbone maps and mask probabilities -> per-group features (B, G, D).
@@ -252,9 +292,7 @@ class MGMTN(nn.Module):
         if self.scales:
             masks = scale_masks(masks >= 0.5, self.mask_scale)
         for level, fmap, attention in zip(self.scales, features, self.attention):
-            region = feature_regions(masks, fmap.shape[-2:])
-            groups = attention(fmap.unsqueeze(1) * region.unsqueeze(2))  # Eq. 1, then Eq. 2-4
-            vector, positions[f"F{level}"] = masked_max(groups, region)
+            vector, positions[f"F{level}"] = pool_groups(attention, fmap, feature_regions(masks, fmap.shape[-2:]))
             vectors.append(vector)
         if self.use_global:
             pooled, positions["F5"] = pool_global(features[-1], self.global_pool)
