@@ -8,7 +8,7 @@ import pytest
 
 from mgmtn import claims, status
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.errors import DataError
+from mgmtn.errors import DataError, MgmtnError
 
 IDS = [f"{i:06d}.jpg" for i in range(300)]
 LABELS = np.random.default_rng(0).random((300, 40)) < 0.4
@@ -72,12 +72,40 @@ def test_every_study_of_the_book_has_its_gains():
         {"mgmtn-scratch", "mgmtn-finetune", "global-finetune"}
 
 
+def gain_row(regime="scratch", claim="x", verdict="agrees", low=0.26):
+    return {"regime": regime, "source": "Table 2", "claim": claim, "metric": "accuracy", "ours": 0.39, "low": low,
+            "high": 0.53, "paper": 0.5, "verdict": verdict}
+
+
 def test_status_lines_quote_the_interval_and_verdict():
-    table = pd.DataFrame([{"source": "Table 2", "claim": "x", "metric": "accuracy", "ours": 0.39, "low": 0.26,
-                           "high": 0.53, "verdict": "agrees"}])
+    table = pd.DataFrame([gain_row(), gain_row("pretrained", verdict="disagrees")])
     assert status.interval_text(table, "Table 2", "x") == "+0.39 accuracy [+0.26, +0.53] (agrees)"
     assert status.interval_text(table, "Table 3", "x").startswith("not measured")
     assert status.verdict_counts(table, "Table 2") == "1 agrees"
+    assert status.verdict_counts(table, "Table 2", regime="pretrained") == "1 disagrees"
+
+
+def test_each_regime_reads_its_own_folders():
+    scratch, pretrained = claims.comparisons("scratch"), claims.comparisons("pretrained")
+    assert [c.claim for c in scratch] == [c.claim for c in pretrained]
+    assert {c.regime for c in pretrained} == {"pretrained"}
+    assert not {c.folder for c in scratch} & {c.folder for c in pretrained}
+    with pytest.raises(MgmtnError, match="unknown regime"):
+        claims.comparisons("imagenet")
+
+
+def test_the_regime_table_says_when_a_verdict_depends_on_pretraining():
+    table = pd.DataFrame([gain_row(claim="same"), gain_row("pretrained", claim="same"),
+                          gain_row(claim="flips"), gain_row("pretrained", claim="flips", verdict="disagrees"),
+                          gain_row(claim="unsure"), gain_row("pretrained", claim="unsure", verdict="inconclusive"),
+                          gain_row(claim="scratch only")])
+    wide = claims.regime_table(table)["depends on pretraining?"].droplevel(["source", "metric"])
+    assert wide["same"].startswith("the same verdict") and wide["flips"].endswith("depends on pretraining")
+    assert "cannot tell" in wide["unsure"] and wide["scratch only"] == "not measured pretrained yet"
+    assert claims.regime_table(table)["pretrained: ours [95% interval]"].iloc[-1] == "not run yet"
+    assert status.pretraining_text(table, "Table 2") == \
+        "depends on pretraining: flips (accuracy) agrees from scratch, disagrees pretrained"
+    assert status.pretraining_text(table[table.regime == "scratch"], "Table 2") == "not measured pretrained yet"
 
 
 def test_the_committed_main_gain_matches_its_records(celeba_subset):

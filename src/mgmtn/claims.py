@@ -6,12 +6,17 @@ intervals come from the saved probabilities (``eval_val.probs.npz``: image
 ids and probabilities, no labels) and the labels of the data they were
 scored on (the CelebA subset's ``list_attr_celeba.txt``, the LFWA release's
 label file), so the committed runs need no weights.
+
+Every gain is measured in each training regime (``REGIMES``): ResNet18 from
+scratch (the book's first runs) and dlib's face ResNet from its shipped
+weights (the ``cpu-pretrained`` profile), whose runs live in folders of their
+own; ``regime_table`` sets the two verdicts of each claim side by side.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +24,20 @@ import pandas as pd
 
 from mgmtn.ablations import COMPONENT_STEPS
 from mgmtn.attributes import ATTRIBUTES
-from mgmtn.errors import DataError
+from mgmtn.errors import DataError, MgmtnError
 from mgmtn.paper import COMPARISON, FIG9, TABLE3, TABLE4, table2_ours
 from mgmtn.results import RESULTS
 from mgmtn.stats import Gain, Resamples, gain, verdict
 
 CHOSEN, HALF = "chosen on selection", "threshold 0.5"
+
+# Where each regime's committed runs live under results/: the main runs (Table 2), the ablation and comparison
+# studies, and LFWA.
+REGIMES = {
+    "scratch": dict(main="cpu-celeba-subset", ablations="ablations-celeba-subset", lfwa="lfwa-subset"),
+    "pretrained": dict(main="pretrained-celeba-subset", ablations="ablations-pretrained-celeba-subset",
+                       lfwa="lfwa-pretrained-subset"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class Comparison:
     point: str
     paper: tuple[float | None, float | None]
     data: str = "celeba"
+    regime: str = "scratch"
 
 
 def _paper_gain(table: pd.DataFrame, row, before, accuracy: str = "accuracy", ma: str = "mA"):
@@ -50,11 +64,15 @@ def _paper_gain(table: pd.DataFrame, row, before, accuracy: str = "accuracy", ma
     return tuple(None if pd.isna(v) else round(float(v), 2) for v in values)
 
 
-def comparisons() -> list[Comparison]:
-    """Every gain the book reports (pages 04-07, 10 and 11), in the order of the claims table."""
-    ablations = "ablations-celeba-subset"
+def comparisons(regime: str = "scratch") -> list[Comparison]:
+    """Every gain the book reports (pages 04-07, 10 and 11) in ``regime``, in the order of the claims table."""
+    try:
+        folders = REGIMES[regime]
+    except KeyError:
+        raise MgmtnError(f"unknown regime {regime!r}; choose one of {', '.join(REGIMES)}") from None
+    ablations, main, lfwa_folder = folders["ablations"], folders["main"], folders["lfwa"]
     table2, lfwa = table2_ours(), table2_ours("lfwa")
-    found = [Comparison("Table 2", "MGMTN over the baseline (CelebA)", "cpu-celeba-subset", "mgmtn-seed*",
+    found = [Comparison("Table 2", "MGMTN over the baseline (CelebA)", main, "mgmtn-seed*",
                         "global-seed*", CHOSEN, _paper_gain(table2, "mgmtn", "global"))]
     found += [Comparison("Table 3", f"{name} over the row before", ablations, f"{setting}-seed*", f"{before}-seed*",
                          HALF, _paper_gain(TABLE3, setting, before)) for name, setting, before in COMPONENT_STEPS]
@@ -67,12 +85,12 @@ def comparisons() -> list[Comparison]:
     found += [Comparison("Table 2", f"MGMTN over {method}", ablations, "mgmtn-seed*", f"{method}-seed*", HALF,
                          _paper_gain(COMPARISON, "mgmtn", method, "celeba_accuracy", "celeba_mA"))
               for method in COMPARISON.index if method not in ("global", "mgmtn")]
-    found += [Comparison("Table 2", f"MGMTN over the baseline (LFWA, {protocol})", "lfwa-subset", f"mgmtn-{protocol}",
+    found += [Comparison("Table 2", f"MGMTN over the baseline (LFWA, {protocol})", lfwa_folder, f"mgmtn-{protocol}",
                          f"global-{protocol}", CHOSEN, _paper_gain(lfwa, "mgmtn", "global"), "lfwa")
               for protocol in ("scratch", "finetune")]
-    found += [Comparison("LFWA", f"fine-tuning over from scratch ({model})", "lfwa-subset", f"{model}-finetune",
+    found += [Comparison("LFWA", f"fine-tuning over from scratch ({model})", lfwa_folder, f"{model}-finetune",
                          f"{model}-scratch", CHOSEN, (None, None), "lfwa") for model in ("global", "mgmtn")]
-    return found
+    return [replace(comparison, regime=regime) for comparison in found]
 
 
 def celeba_labels(root: Path) -> dict[str, np.ndarray]:
@@ -146,8 +164,8 @@ def measure(comparison: Comparison, labels: dict[str, np.ndarray], replicates: i
 
 
 def claim_intervals(celeba_root: Path | None, lfwa_root: Path | None, replicates: int = 1000, seed: int = 0,
-                    root: Path = RESULTS) -> pd.DataFrame:
-    """One row per gain and metric: ours with its 95% interval, the paper's, the seeds and the verdict.
+                    root: Path = RESULTS, regimes: tuple[str, ...] = tuple(REGIMES)) -> pd.DataFrame:
+    """One row per regime, gain and metric: ours with its 95% interval, the paper's, the seeds and the verdict.
 
     A comparison whose data folder is not given, or whose runs are not
     committed, is left out.
@@ -155,7 +173,7 @@ def claim_intervals(celeba_root: Path | None, lfwa_root: Path | None, replicates
     labels = {"celeba": celeba_labels(celeba_root) if celeba_root else None,
               "lfwa": lfwa_labels(lfwa_root) if lfwa_root else None}
     rows, cache = [], {}
-    for comparison in comparisons():
+    for comparison in (found for regime in regimes for found in comparisons(regime)):
         if labels[comparison.data] is None:
             continue
         gains = measure(comparison, labels[comparison.data], replicates, seed, root, cache)
@@ -164,8 +182,47 @@ def claim_intervals(celeba_root: Path | None, lfwa_root: Path | None, replicates
                 continue
             gain = gains[metric]
             direction = 1.0 if paper is None else paper
-            rows.append({"source": comparison.source, "claim": comparison.claim, "metric": metric,
+            rows.append({"regime": comparison.regime, "source": comparison.source, "claim": comparison.claim,
+                         "metric": metric,
                          "point": comparison.point, "seeds": f"{gain.seeds[0]} vs {gain.seeds[1]}",
                          "ours": round(gain.gain, 2), "low": round(gain.low, 2), "high": round(gain.high, 2),
                          "paper": paper, "verdict": verdict(gain.low, gain.high, direction)})
     return pd.DataFrame(rows)
+
+
+def in_regime(claims: pd.DataFrame, regime: str) -> pd.DataFrame:
+    """The rows of ``claim_intervals`` measured in ``regime`` (an empty table stays empty)."""
+    return claims[claims["regime"] == regime] if not claims.empty else claims
+
+
+def dependence(verdicts: dict[str, str | None]) -> str:
+    """One sentence on whether a claim's verdict depends on pretraining (None: that regime has no runs yet)."""
+    scratch, pretrained = verdicts.get("scratch"), verdicts.get("pretrained")
+    if scratch is None or pretrained is None:
+        return f"not measured {'pretrained' if pretrained is None else 'from scratch'} yet"
+    if scratch == pretrained:
+        return f"the same verdict in both regimes ({scratch}): no sign that it depends on pretraining"
+    if "inconclusive" in (scratch, pretrained):
+        return (f"{scratch} from scratch, {pretrained} pretrained: one regime cannot tell, so no dependence is "
+                "shown either way")
+    return f"{scratch} from scratch but {pretrained} pretrained: the verdict depends on pretraining"
+
+
+def regime_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """Each claim and metric with its gain, interval and verdict per regime, and whether it depends on
+    pretraining (``dependence``): the claims table's regime columns."""
+    if claims.empty:
+        return pd.DataFrame()
+    keys = ["source", "claim", "metric"]
+    rows = []
+    for key, group in claims.groupby(keys, sort=False):
+        by_regime = group.set_index("regime")
+        row = dict(zip(keys, key), paper=group["paper"].iloc[0])
+        for regime in REGIMES:
+            measured = by_regime.loc[regime] if regime in by_regime.index else None
+            row[f"{regime}: ours [95% interval]"] = "not run yet" if measured is None else \
+                f"{measured.ours:+.2f} [{measured.low:+.2f}, {measured.high:+.2f}]"
+            row[f"{regime}: verdict"] = "-" if measured is None else measured.verdict
+        row["depends on pretraining?"] = dependence({regime: by_regime["verdict"].get(regime) for regime in REGIMES})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(keys)

@@ -41,6 +41,17 @@ def positive_ratio(text: str) -> float:
     return value
 
 
+def non_negative(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
+    return value
+
+
 def device(text: str) -> str:
     """An argparse type: a device torch knows and this machine has (checked before any work)."""
     if text == "cpu":
@@ -108,7 +119,8 @@ def _train(args) -> None:
                 weights=args.weights, mask_scale=args.mask_scale, init=Path(args.init) if args.init else None,
                 backbone_from=Path(args.backbone_from) if args.backbone_from else None,
                 pretrained=False if args.random_init else None, batch_size=args.batch_size, workers=args.workers,
-                precision=args.precision, resize_ratio=args.resize_ratio)
+                precision=args.precision, resize_ratio=args.resize_ratio, backbone_lr=args.backbone_lr,
+                freeze_backbone_epochs=args.freeze_backbone_epochs)
     print(f"run: {out}")
 
 
@@ -339,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--backbone-from", default=None,
                        help="start the backbone from this finished run's (any model on the same backbone)")
     train.add_argument("--random-init", action="store_true", help="random backbone weights, even in the paper profile")
+    train.add_argument("--backbone-lr", type=positive_ratio, default=None,
+                       help="the backbone's learning rate as a factor of the heads' (default: profile)")
+    train.add_argument("--freeze-backbone-epochs", type=non_negative, default=None,
+                       help="hold the backbone for this many epochs first (default: profile)")
     train.add_argument("--batch-size", type=POSITIVE, default=None, help="(default: profile)")
     train.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                        help="fp32; bf16 autocast; auto: bf16 where the hardware computes it (CUDA, a CPU with "

@@ -305,12 +305,16 @@ VERDICT_COLOURS = {"agrees": "tab:green", "disagrees": "tab:red", "inconclusive"
 
 def forest(claims: pd.DataFrame):
     """Every claim's gain with its 95% interval (``mgmtn.claims.claim_intervals``), one panel per metric,
-    coloured by verdict, beside the paper's point gain (a black diamond, labelled as the paper's)."""
+    coloured by verdict, beside the paper's point gain (a black diamond, labelled as the paper's); a gain
+    measured in a regime other than from scratch is labelled with it."""
     metrics = list(dict.fromkeys(claims["metric"]))
-    labels = list(dict.fromkeys(claims["source"] + ": " + claims["claim"]))
+    regime = claims["regime"] if "regime" in claims else pd.Series("scratch", claims.index)
+    claims = claims.assign(label=claims["source"] + ": " + claims["claim"]
+                           + regime.map(lambda r: "" if r == "scratch" else f" ({r})"))
+    labels = list(dict.fromkeys(claims["label"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(12, 0.32 * len(labels) + 1.5), sharey=True, squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        rows = claims[claims["metric"] == metric].assign(label=lambda f: f["source"] + ": " + f["claim"])
+        rows = claims[claims["metric"] == metric]
         y = [len(labels) - 1 - labels.index(label) for label in rows["label"]]
         for position, row in zip(y, rows.itertuples()):
             ax.plot([row.low, row.high], [position, position], color=VERDICT_COLOURS[row.verdict], lw=2.5)

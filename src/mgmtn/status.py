@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mgmtn import ablations, results
+from mgmtn.claims import in_regime, regime_table
 from mgmtn.paper import COMPARISON, FIG9, MASK_MEAN_F1, TABLE3, TABLE4, table2_ours
 
 ABLATIONS = results.RESULTS / "ablations-celeba-subset"
@@ -34,8 +35,10 @@ def scores(pattern: str) -> str:
             f"epochs, {seeds}, {row.split} split)")
 
 
-def interval_text(claims: pd.DataFrame, source: str, claim: str) -> str:
-    """One claim's gains with their 95% intervals and verdicts, as a sentence ('not measured' if absent)."""
+def interval_text(claims: pd.DataFrame, source: str, claim: str, regime: str = "scratch") -> str:
+    """One claim's gains in ``regime`` with their 95% intervals and verdicts, as a sentence ('not measured' if
+    absent)."""
+    claims = in_regime(claims, regime)
     rows = claims[(claims["source"] == source) & (claims["claim"] == claim)] if not claims.empty else claims
     if rows.empty:
         return "not measured (its runs or the labels of its data are absent)"
@@ -115,14 +118,49 @@ def judged_study(study: str, text: str) -> str:
     return text if (table.mA >= 100 * LEARNT_MA).all() else f"not judged yet: a run has mA under {LEARNT_MA:.0%}"
 
 
-def verdict_counts(claims: pd.DataFrame, source: str, prefix: str = "") -> str:
-    """How many of a source's gains agree, disagree or are inconclusive (both metrics counted)."""
-    rows = claims[(claims["source"] == source) & claims["claim"].str.startswith(prefix)] if not claims.empty \
-        else claims
+def _gains_of(claims: pd.DataFrame, source: str, prefix: str, exclude: str | None) -> pd.DataFrame:
+    """The rows of a glance line: a source's gains whose claim starts with ``prefix`` (and lacks ``exclude``)."""
+    if claims.empty:
+        return claims
+    chosen = (claims["source"] == source) & claims["claim"].str.startswith(prefix)
+    return claims[chosen & ~claims["claim"].str.contains(exclude)] if exclude else claims[chosen]
+
+
+def verdict_counts(claims: pd.DataFrame, source: str, prefix: str = "", regime: str = "scratch",
+                   exclude: str | None = None) -> str:
+    """How many of a source's gains in ``regime`` agree, disagree or are inconclusive (both metrics counted)."""
+    rows = _gains_of(in_regime(claims, regime), source, prefix, exclude)
     if rows.empty:
         return "not measured"
     counts = rows["verdict"].value_counts()
     return ", ".join(f"{counts[v]} {v}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
+
+
+def pretraining_text(claims: pd.DataFrame, source: str, prefix: str = "", exclude: str | None = None) -> str:
+    """Whether a glance line's verdicts depend on pretraining: which of its gains measured in both regimes
+    agree in one and disagree in the other (``mgmtn.claims.dependence``)."""
+    table = regime_table(_gains_of(claims, source, prefix, exclude))
+    if table.empty or (table["pretrained: verdict"] == "-").all():
+        return "not measured pretrained yet"
+    both = table[(table["pretrained: verdict"] != "-") & (table["scratch: verdict"] != "-")]
+    flips = both[both["depends on pretraining?"].str.endswith("the verdict depends on pretraining")]
+    if flips.empty:
+        return f"no verdict of its {len(both)} gains measured in both regimes flips with pretraining"
+    return "depends on pretraining: " + "; ".join(
+        f"{claim} ({metric}) {row['scratch: verdict']} from scratch, {row['pretrained: verdict']} pretrained"
+        for (_, claim, metric), row in flips.iterrows())
+
+
+# The glance's lines: item, claim, the claims-table gains it counts (source, claim prefix, claims left out).
+GLANCE_GAINS = {
+    "MGMTN beats the baseline on CelebA": ("Table 2", "MGMTN over the baseline (CelebA", None),
+    "the UNet predicts the group masks": None,
+    "AG, AML and G2FF each add accuracy": ("Table 3", "", None),
+    "the predicted region (100%) is the best size": ("Table 4", "", None),
+    "G2FF above Gr4+Gr3 above Gr4 above global": ("Fig. 9", "", None),
+    "MGMTN ahead of the other methods": ("Table 2", "MGMTN over", "baseline"),
+    "MGMTN carries to LFWA": ("Table 2", "MGMTN over the baseline (LFWA", None),
+}
 
 
 def glance(claims: pd.DataFrame, status: dict[str, str]) -> pd.DataFrame:
@@ -133,26 +171,24 @@ def glance(claims: pd.DataFrame, status: dict[str, str]) -> pd.DataFrame:
                              for name, setting, before in ablations.COMPONENT_STEPS)
     comparison_paper = ablations.ranking(COMPARISON.rename(columns={"celeba_accuracy": "accuracy"}), "accuracy")
     lfwa_paper = table2_ours("lfwa").loc["mgmtn"]
-    rows = [
-        ("Table 2", "MGMTN beats the baseline on CelebA",
-         f"{paper_gain.accuracy:+.2f} acc / {paper_gain.mA:+.2f} mA (ResNeSt50, test)",
-         judged(MAIN, status["celeba_mgmtn_gain"]),
-         verdict_counts(claims, "Table 2", "MGMTN over the baseline (CelebA")),
-        ("Sec. 4.4", "the UNet predicts the group masks", f"{MASK_MEAN_F1}% mean F1 (FaRL boxes)",
-         f"{status['unet_f1']} against dlib boxes", "no gain to test"),
-        ("Table 3", "AG, AML and G2FF each add accuracy", f"{table3_steps} acc over the row before",
-         judged_study("components", status["ablation_steps"]), verdict_counts(claims, "Table 3")),
-        ("Table 4", "the predicted region (100%) is the best size",
-         f"100% best; 64% to 144% within {TABLE4.accuracy.max() - TABLE4.accuracy.min():.2f} acc",
-         judged_study("mask-scale", status["mask_ranking"]), verdict_counts(claims, "Table 4")),
-        ("Fig. 9", "G2FF above Gr4+Gr3 above Gr4 above global", "G2FF > Gr4+Gr3 > Gr4 > Gl (bars, no values)",
-         judged_study("fusion", status["fusion_ranking"]), verdict_counts(claims, "Fig. 9")),
-        ("Table 2", "MGMTN ahead of the other methods", f"{comparison_paper} (accuracy as reported)",
-         judged_study("comparison", status["comparison_ranking"]),
-         verdict_counts(claims[~claims["claim"].str.contains("baseline")] if not claims.empty else claims,
-                        "Table 2", "MGMTN over")),
-        ("Table 2", "MGMTN carries to LFWA", f"{lfwa_paper.accuracy:.2f} acc / {lfwa_paper.mA:.2f} mA (LFWA test)",
-         judged(LFWA, f"{status['lfwa_mgmtn_finetune']}; {status['lfwa_gain']}"),
-         verdict_counts(claims, "Table 2", "MGMTN over the baseline (LFWA")),
+    lines = [
+        ("Table 2", f"{paper_gain.accuracy:+.2f} acc / {paper_gain.mA:+.2f} mA (ResNeSt50, test)",
+         judged(MAIN, status["celeba_mgmtn_gain"])),
+        ("Sec. 4.4", f"{MASK_MEAN_F1}% mean F1 (FaRL boxes)", f"{status['unet_f1']} against dlib boxes"),
+        ("Table 3", f"{table3_steps} acc over the row before", judged_study("components", status["ablation_steps"])),
+        ("Table 4", f"100% best; 64% to 144% within {TABLE4.accuracy.max() - TABLE4.accuracy.min():.2f} acc",
+         judged_study("mask-scale", status["mask_ranking"])),
+        ("Fig. 9", "G2FF > Gr4+Gr3 > Gr4 > Gl (bars, no values)", judged_study("fusion", status["fusion_ranking"])),
+        ("Table 2", f"{comparison_paper} (accuracy as reported)",
+         judged_study("comparison", status["comparison_ranking"])),
+        ("Table 2", f"{lfwa_paper.accuracy:.2f} acc / {lfwa_paper.mA:.2f} mA (LFWA test)",
+         judged(LFWA, f"{status['lfwa_mgmtn_finetune']}; {status['lfwa_gain']}")),
     ]
-    return pd.DataFrame(rows, columns=["item", "claim", "paper", "measured here", "verdicts"]).set_index("item")
+    rows = []
+    for (item, paper, measured), (claim, gains) in zip(lines, GLANCE_GAINS.items()):
+        verdicts = ["no gain to test"] * 3 if gains is None else \
+            [verdict_counts(claims, *gains[:2], regime="scratch", exclude=gains[2]),
+             verdict_counts(claims, *gains[:2], regime="pretrained", exclude=gains[2]), pretraining_text(claims, *gains)]
+        rows.append((item, claim, paper, measured, *verdicts))
+    return pd.DataFrame(rows, columns=["item", "claim", "paper", "measured here (from scratch)", "verdicts from scratch",
+                                       "verdicts pretrained", "depends on pretraining?"]).set_index("item")

@@ -144,6 +144,12 @@ class DlibResNet(nn.Module):
             info = [dict(num_chs=width, reduction=2 ** level, module=f"stages.{i}")
                     for i, ((width, _), level) in enumerate(zip(STAGES, LEVELS))]
             self.feature_info = FeatureInfo(info[:depth], tuple(LEVELS.index(level) for level in levels))
+            # dlib's affine layers are batch norm frozen into constants, tuned to its own 128-d output, so its
+            # stage maps come out uncentred: across CelebA faces a pooled channel varies by about a tenth of
+            # its mean, and new heads on such features stay at the label priors (every row of the pretrained
+            # recipe study did without these). A batch norm per returned map centres and scales them, as the
+            # last batch norm of each timm stage does; it learns with the backbone.
+            self.norms = nn.ModuleList(nn.BatchNorm2d(STAGES[LEVELS.index(level)][0]) for level in levels)
 
     def set_mean(self, mean: tuple[float, float, float]) -> None:
         """Take the input mean a weights file records (RGB, 0-255)."""
@@ -158,7 +164,7 @@ class DlibResNet(nn.Module):
             x = stage(x)
             maps.append(x)
         if self.levels is not None:
-            return [maps[LEVELS.index(level)] for level in self.levels]
+            return [norm(maps[LEVELS.index(level)]) for norm, level in zip(self.norms, self.levels)]
         return self.fc(x.mean((-2, -1)))
 
     def learnt_layers(self) -> list[nn.Module]:
