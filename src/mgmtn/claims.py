@@ -11,7 +11,7 @@ label file), so the committed runs need no weights.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,16 @@ def comparisons() -> list[Comparison]:
     found += [Comparison("LFWA", f"fine-tuning over from scratch ({model})", "lfwa-subset", f"{model}-finetune",
                          f"{model}-scratch", CHOSEN, (None, None), "lfwa") for model in ("global", "mgmtn")]
     return found
+
+
+def of_folder(folder: str, source: str | None = None) -> list[Comparison]:
+    """The comparisons made of the runs in one results folder (one page's), of one ``source`` where given."""
+    return [c for c in comparisons() if c.folder == folder and (source is None or c.source == source)]
+
+
+def at_points(found: list[Comparison], points: tuple[str, ...] = (CHOSEN, HALF)) -> list[Comparison]:
+    """Each of ``found`` read at each operating point, so a page can show a gain at 0.5 beside the chosen point."""
+    return [replace(c, point=point) for c in found for point in points]
 
 
 def celeba_labels(root: Path) -> dict[str, np.ndarray]:
@@ -146,16 +156,17 @@ def measure(comparison: Comparison, labels: dict[str, np.ndarray], replicates: i
 
 
 def claim_intervals(celeba_root: Path | None, lfwa_root: Path | None, replicates: int = 1000, seed: int = 0,
-                    root: Path = RESULTS) -> pd.DataFrame:
+                    root: Path = RESULTS, found: list[Comparison] | None = None) -> pd.DataFrame:
     """One row per gain and metric: ours with its 95% interval, the paper's, the seeds and the verdict.
 
-    A comparison whose data folder is not given, or whose runs are not
-    committed, is left out.
+    ``found``: the comparisons to measure (default: every one the book
+    reports). A comparison whose data folder is not given, or whose runs are
+    not there, is left out.
     """
     labels = {"celeba": celeba_labels(celeba_root) if celeba_root else None,
               "lfwa": lfwa_labels(lfwa_root) if lfwa_root else None}
     rows, cache = [], {}
-    for comparison in comparisons():
+    for comparison in comparisons() if found is None else found:
         if labels[comparison.data] is None:
             continue
         gains = measure(comparison, labels[comparison.data], replicates, seed, root, cache)
