@@ -86,7 +86,7 @@ results-recipe-pretrained: venv
 # stage-1 `global` model of its seed, then trains at the cpu profile's ablation scale (the first 3,000 training
 # images, 1,000 selection images, 6 epochs); scores on the whole val split. Table 3 and Fig. 9 run every row with
 # each of SEEDS, the baseline and MGMTN also with each of NOISE_SEEDS (mgmtn.ablations.NOISE_SEEDS); Table 4's mask
-# scales and the comparison methods run with the first seed only, shown beside the baseline's seed spread.
+# scales and the comparison methods run with the first seed only: their side of a gain adds no seed noise to its interval.
 # The stage 1 and every row keep the framing the committed rows were made with, the paper's resize-then-crop
 # (112 px crops of the face resized to 126 px), whatever the main runs of make results-cpu adopt.
 ABLATIONS := results/ablations-celeba-subset

@@ -1,11 +1,15 @@
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from mgmtn.ablations import (STUDIES, Run, agreement, by_setting, compact, component_gains, noise_level, ranking,
-                             run_study, seeds_on_disk, study_runs, study_table, verdicts, versus)
+from mgmtn.ablations import (STUDIES, Run, by_setting, present, ranking, run_study, seeds_on_disk, study_gains,
+                             study_report, study_runs, study_table)
 from mgmtn.config import ensure_synthetic
+from mgmtn.data.layout import write_attributes
 from mgmtn.errors import MgmtnError
+from mgmtn.paper import TABLE3
 from mgmtn.train import start_digest
 
 FAST = dict(epochs=1, image_size=32, train_limit=32, select_images=16, batch_size=16)
@@ -35,7 +39,7 @@ def test_run_study_trains_scores_and_skips_finished_runs(tmp_path):
     assert list(table.seed) == [0, 1] and table.train_images.tolist() == [32, 32]
     summary = by_setting(table, "model")
     assert summary.loc["global", "seeds"] == 2
-    assert summary.loc["global", "accuracy spread"] == pytest.approx(table.accuracy.max() - table.accuracy.min())
+    assert summary.loc["global", "accuracy"] == pytest.approx(table.accuracy.mean())
     stage1 = str(tmp_path / "runs" / "global-seed{seed}")
     with pytest.raises(MgmtnError, match="put {seed} where the seed goes"):
         run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=tmp_path / "runs", **FAST)
@@ -55,45 +59,68 @@ def test_run_study_trains_scores_and_skips_finished_runs(tmp_path):
     run_study([Run("ag", seed=1)], faces, tmp_path / "staged", "smoke", None, stage1=stage1, **FAST)
 
 
-def test_differences_are_judged_against_the_seed_spread():
-    import pandas as pd
-
-    table = pd.DataFrame({"model": ["global", "global", "mgmtn", "mgmtn", "ag"],
-                          "accuracy": [80.0, 80.4, 80.9, 81.0, 80.1], "mA": [50.0, 51.0, 50.5, 50.7, 53.0]})
-    summary = by_setting(table, "model")
-    noise = noise_level(summary)
-    assert noise.tolist() == pytest.approx([0.4, 1.0])
-    judged = versus(summary, "global", noise)
-    assert judged.loc["mgmtn", "accuracy vs global"] == pytest.approx(0.75)
-    assert judged.loc["mgmtn", "accuracy: beyond noise"] and not judged.loc["mgmtn", "mA: beyond noise"]
-    assert judged.loc["ag", "mA: beyond noise"] and not judged.loc["ag", "accuracy: beyond noise"]
-    with pytest.raises(MgmtnError, match="more than one seed"):
-        noise_level(by_setting(table[table.model == "ag"], "model"))
-    shown = compact(judged.join(pd.DataFrame({"accuracy": [81.0]}, index=["mgmtn"]).add_prefix("paper ")))
-    assert list(shown.columns) == ["acc", "mA", "seeds", "acc range", "mA range", "acc gain", "mA gain", "paper acc"]
-    assert shown.loc["mgmtn", "acc gain"] == pytest.approx(0.75)
-    assert list(compact(judged.rename(index={"global": "Gl"})).columns) == list(shown.columns)[:-1]  # relabelled
+IDS = [f"{i:06d}.jpg" for i in range(400)]
+LABELS = np.random.default_rng(0).random((len(IDS), 40)) < 0.4
 
 
-def test_the_papers_gains_are_borne_out_only_beyond_the_noise():
-    import pandas as pd
+def scored_run(root, name, answers):
+    """A finished run folder as ``run_study`` leaves it, without weights: its scores and its probabilities."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    record = {"accuracy": float((answers == LABELS).mean()), "mA": 0.5, "code_version": "test",
+              "config": {"split": {"train": 100}, "train": {"epochs": 1}}}
+    (folder / "eval_val.json").write_text(json.dumps(record))
+    np.savez(folder / "eval_val.probs.npz", ids=np.array(IDS), probs=np.where(answers, 0.9, 0.1).astype(np.float16))
 
-    assert agreement(1.0, 0.3, 0.2) == "agrees" and agreement(1.0, -0.3, 0.2) == "disagrees"
-    assert agreement(-1.0, -0.3, 0.2) == "agrees" and agreement(1.0, 0.2, 0.2) == "within noise"
-    report = pd.DataFrame({"accuracy": [80.0, 80.5, 81.0, 80.9], "mA": [50.0, 50.1, 52.0, 51.0],
-                           "paper accuracy": [90.0, 90.2, 91.0, 91.1], "paper mA": [88.0, 88.1, 89.0, 89.2]},
-                          index=["global", "ag", "aml-global", "mgmtn"])
-    noise = pd.Series({"accuracy": 0.2, "mA": 0.5})
-    gains = component_gains(report, noise)
-    assert list(gains.index) == ["AG", "AML", "G2FF, CA"]  # the rows that are there, each against the one before
-    assert gains.loc["AML", "step"] == "ag → aml-global" and gains.loc["AML", "acc gain"] == pytest.approx(0.5)
-    assert gains.loc["AML", "paper acc gain"] == pytest.approx(0.8)
-    assert gains.loc["AG", "acc verdict"] == "agrees" and gains.loc["AG", "mA verdict"] == "within noise"
-    assert gains.loc["G2FF, CA", "mA verdict"] == "disagrees"
-    assert ranking(report, "accuracy", 0.2) == "aml-global ≈ mgmtn > ag > global"
-    assert ranking(report, "paper accuracy") == "mgmtn > aml-global > ag > global"
-    lines = verdicts(report, "global", noise)
-    assert lines[0].startswith("ag vs global: accuracy +0.50 points (beyond the seed noise of 0.20), paper +0.20: agrees")
+
+@pytest.fixture
+def components(tmp_path):
+    """Table 3's rows on synthetic answers: AG equal to the baseline, AML right on every image, SA wrong on every
+    image; no full MGMTN. Returns the runs folder and the labelled data folder."""
+    write_attributes(tmp_path / "faces", IDS, LABELS.astype(np.uint8))
+    baseline = LABELS ^ (np.random.default_rng(1).random(LABELS.shape) < 0.3)
+    for name, answers in (("global-seed0", baseline), ("ag-seed0", baseline), ("aml-global-seed0", LABELS),
+                          ("mgmtn-sa-seed0", ~LABELS)):
+        scored_run(tmp_path / "runs", name, answers)
+    return tmp_path / "runs", tmp_path / "faces"
+
+
+def test_a_study_s_gains_are_judged_by_their_95_percent_intervals(components):
+    root, data = components
+    gains = study_gains("components", root, data, "ablations-celeba-subset", replicates=200)
+    verdicts = gains.groupby("claim")["verdict"].agg(set)
+    # The steps whose rows were run, each against the row before; the G2FF steps without MGMTN are left out.
+    assert list(verdicts.index.sort_values()) == ["AG over the row before", "AML over the row before",
+                                                 "G2FF, SA over the row before"]
+    assert verdicts["AG over the row before"] == {"inconclusive"}  # equal to the baseline: a gain of 0
+    assert verdicts["AML over the row before"] == {"agrees"}  # better on every image, as the paper's is
+    assert verdicts["G2FF, SA over the row before"] == {"disagrees"}  # worse on every image, the paper's is not
+    ag = gains[gains["claim"] == "AG over the row before"].set_index("metric")
+    assert ag.loc["accuracy", ["ours", "low", "high"]].tolist() == [0, 0, 0] and (gains["seeds"] == "1 vs 1").all()
+    assert ag.loc["mA", "paper"] == pytest.approx(TABLE3.loc["ag", "mA"] - TABLE3.loc["global", "mA"])
+
+
+def test_a_study_is_presented_with_its_intervals_levels_and_ranking(components, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    root, data = components
+    gains = present("components", root, data, "model", TABLE3)
+    assert set(gains["verdict"]) == {"inconclusive", "agrees", "disagrees"}
+    shown = capsys.readouterr().out
+    assert "by accuracy at 0.5, ours: aml-global > " in shown and " > mgmtn-sa\n" in shown
+    assert shown.rstrip().endswith("by accuracy, paper: mgmtn-sa > aml-global > ag > global")
+    assert present("components", root, None, "model") is not None  # no labels: the levels alone
+    assert present("fusion", root.parent / "elsewhere", data, "model") is None
+
+
+def test_the_levels_are_seed_means_beside_the_papers_rows_and_ranked_by_their_means(components):
+    root, _ = components
+    report = study_report("components", root, "model", TABLE3)
+    assert report.loc["aml-global", "accuracy"] == pytest.approx(100)
+    assert report.loc["ag", "paper accuracy"] == TABLE3.loc["ag", "accuracy"] and (report.seeds == 1).all()
+    levels = pd.DataFrame({"accuracy": [80.0, 81.0, None]}, index=["global", "mgmtn", "ag"])
+    assert ranking(levels, "accuracy") == "mgmtn > global"  # a row without a number is left out
 
 
 def test_extra_seeds_repeat_every_row_and_are_read_back_from_disk(tmp_path):

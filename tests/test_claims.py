@@ -8,6 +8,7 @@ import pytest
 
 from mgmtn import claims, status
 from mgmtn.attributes import ATTRIBUTES
+from mgmtn.data.layout import write_attributes
 from mgmtn.errors import DataError, MgmtnError
 
 IDS = [f"{i:06d}.jpg" for i in range(300)]
@@ -70,6 +71,20 @@ def test_every_study_of_the_book_has_its_gains():
     assert sources["Table 3"] == 5 and sources["Table 4"] == 4 and sources["Fig. 9"] == 3
     assert {c.model for c in claims.comparisons() if c.folder == "lfwa-subset"} == \
         {"mgmtn-scratch", "mgmtn-finetune", "global-finetune"}
+
+
+def test_a_page_measures_the_gains_of_its_own_folder_at_each_point(tmp_path):
+    assert [c.claim for c in claims.of_folder("cpu-celeba-subset")] == ["MGMTN over the baseline (CelebA)"]
+    assert len(claims.of_folder("ablations-celeba-subset", "Table 4")) == 4
+    committed_run(tmp_path, "a-seed0", 0.3, thresholds=0.5)
+    committed_run(tmp_path, "b-seed0", 0.1, thresholds=0.5)
+    both = claims.at_points([comparison(claims.CHOSEN)])
+    assert [c.point for c in both] == [claims.CHOSEN, claims.HALF]
+    write_attributes(tmp_path / "faces", IDS, LABELS.astype(np.uint8))
+    table = claims.claim_intervals(tmp_path / "faces", None, 50, root=tmp_path, found=both)
+    assert table["point"].tolist() == [claims.CHOSEN] * 2 + [claims.HALF] * 2
+    assert (table["verdict"] == "agrees").all()
+    assert claims.claim_intervals(tmp_path / "faces", None, 50, root=tmp_path, found=[]).empty  # none asked
 
 
 def gain_row(regime="scratch", claim="x", verdict="agrees", low=0.26):

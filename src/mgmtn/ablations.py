@@ -39,7 +39,7 @@ class Run:
         return self.model if self.mask_scale == 1.0 else f"{self.model}-scale{self.mask_scale:g}"
 
 
-NOISE_SEEDS = (0, 1, 2)  # the baseline and full MGMTN run with each, to measure run-to-run noise (Makefile too)
+NOISE_SEEDS = (0, 1, 2)  # the baseline and full MGMTN run with each: the intervals resample them (Makefile too)
 STUDIES: dict[str, tuple[Run, ...]] = {
     # Table 3: baseline, +AG, +AML (F4 only, Table 4's model; and F3+F4 joined with the global feature, row 3),
     # +G2FF with CA, SA, CA-SA.
@@ -153,149 +153,82 @@ def study_table(runs: list[Run], root: Path, split: str = "val") -> pd.DataFrame
 
 
 def by_setting(table: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Mean accuracy and mA per value of ``key`` over its seeds, with the seed count and spread (max - min)."""
+    """Mean accuracy and mA per value of ``key`` over its seeds, with the seed count: the levels of a study."""
     grouped = table.groupby(key, sort=False)[["accuracy", "mA"]]
-    spread = (grouped.max() - grouped.min()).add_suffix(" spread")
-    return pd.concat([grouped.mean(), grouped.size().rename("seeds"), spread], axis=1)
+    return pd.concat([grouped.mean(), grouped.size().rename("seeds")], axis=1)
 
 
-def noise_level(summary: pd.DataFrame) -> pd.Series:
-    """Run-to-run noise: the largest seed spread of accuracy and of mA among settings run with several seeds."""
-    repeated = summary[summary.seeds > 1]
-    if repeated.empty:
-        raise MgmtnError("no setting was run with more than one seed: the noise cannot be measured")
-    return repeated[["accuracy spread", "mA spread"]].max().set_axis(["accuracy", "mA"])
-
-
-def versus(summary: pd.DataFrame, reference, noise: pd.Series) -> pd.DataFrame:
-    """Each setting's difference to ``reference`` and whether it exceeds the measured noise."""
-    out = summary.copy()
-    for metric in ("accuracy", "mA"):
-        out[f"{metric} vs {reference}"] = out[metric] - out.loc[reference, metric]
-        out[f"{metric}: beyond noise"] = out[f"{metric} vs {reference}"].abs() > noise[metric]
-    return out
-
-
-def measured_noise(root: Path) -> pd.Series | None:
-    """The run-to-run noise under ``root``: the largest seed range among the rows of Table 3 run with
-    several seeds (the baseline and full MGMTN always are; any other row with ``ablate --seeds``);
-    None until one has been."""
-    table = study_table(list(STUDIES["components"]), root)
-    if table.empty:
-        return None
-    summary = by_setting(table, "model")
-    return noise_level(summary) if (summary.seeds > 1).any() else None
-
-
-def study_report(study: str, root: Path, key: str, reference, paper: pd.DataFrame | None = None) -> pd.DataFrame:
-    """A study's settings with their mean, seed spread, gain over ``reference`` judged against the
-    measured noise, and the paper's numbers (columns 'paper accuracy', 'paper mA') where it gives them."""
+def study_report(study: str, root: Path, key: str, paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A study's settings with their seed means and seed counts, and the paper's numbers (columns
+    'paper accuracy', 'paper mA') where it gives them; empty until a run of the study is there."""
     table = study_table(list(STUDIES[study]), root)
     if table.empty:
         return table
     summary = by_setting(table, key)
-    noise = measured_noise(root)
-    if noise is not None and reference in summary.index:
-        summary = versus(summary, reference, noise)
-    if paper is not None:
-        summary = summary.join(paper.add_prefix("paper "))
-    return summary
+    return summary.join(paper.add_prefix("paper ")) if paper is not None else summary
 
 
-def agreement(claimed: float, measured: float, noise: float) -> str:
-    """Whether a measured gain bears out a claimed one: only its sign counts, and only beyond the seed noise."""
-    if abs(measured) <= noise:
-        return "within noise"
-    return "agrees" if (measured > 0) == (claimed > 0) else "disagrees"
-
-
-def verdicts(report: pd.DataFrame, reference, noise: pd.Series) -> list[str]:
-    """One plain sentence per setting: its gain over ``reference``, whether the noise could explain it and,
-    where the paper gives the row, whether the paper's gain is borne out."""
-    lines = []
-    for setting, row in report.drop(index=reference).iterrows():
-        parts = []
-        for metric in ("accuracy", "mA"):
-            gain = row[metric] - report.loc[reference, metric]
-            judged = "beyond" if abs(gain) > noise[metric] else "within"
-            part = f"{metric} {gain:+.2f} points ({judged} the seed noise of {noise[metric]:.2f})"
-            paper = report.get(f"paper {metric}")
-            if paper is not None and pd.notna(claimed := paper[setting] - paper[reference]):
-                part += f", paper {claimed:+.2f}: {agreement(claimed, gain, noise[metric])}"
-            parts.append(part)
-        lines.append(f"{setting} vs {reference}: " + "; ".join(parts))
-    return lines
-
-
-def ranking(report: pd.DataFrame, metric: str, noise: float = 0.0) -> str:
-    """The settings from best to worst by ``metric``; neighbours no further apart than ``noise`` are joined
-    by '≈' rather than '>'."""
+def ranking(report: pd.DataFrame, metric: str) -> str:
+    """The settings from best to worst by ``metric``: an order of point estimates, which says nothing of
+    whether two rows differ (their gain's interval does)."""
     ordered = report[metric].dropna().sort_values(ascending=False)
-    text = str(ordered.index[0])
-    for higher, (setting, lower) in zip(ordered, list(ordered.items())[1:]):
-        text += f" {'≈' if higher - lower <= noise else '>'} {setting}"
-    return text
+    return " > ".join(str(setting) for setting in ordered.index)
 
 
 # Table 3 adds one component per row: the component, the row that adds it and the row it is added to.
 COMPONENT_STEPS = (("AG", "ag", "global"), ("AML", "aml-global", "ag"), ("G2FF, CA", "mgmtn", "aml-global"),
                    ("G2FF, SA", "mgmtn-sa", "aml-global"), ("G2FF, CA-SA", "mgmtn-ca-sa", "aml-global"))
+# Where in the paper each study's gains are (the ``source`` of its rows of the claims table, ``mgmtn.claims``).
+SOURCES = {"components": "Table 3", "mask-scale": "Table 4", "fusion": "Fig. 9", "comparison": "Table 2"}
 
 
-def component_gains(report: pd.DataFrame, noise: pd.Series) -> pd.DataFrame:
-    """What each component of Table 3 adds to the row before it, ours beside the paper's, with whether ours
-    bears the paper's out (``agreement``). ``report``: ``study_report`` of the components with the paper's
-    Table 3 joined."""
-    rows = {}
-    for component, setting, before in COMPONENT_STEPS:
-        if {setting, before} <= set(report.index):
-            row = {"step": f"{before} → {setting}"}
-            for metric, short in (("accuracy", "acc"), ("mA", "mA")):
-                ours = report.loc[setting, metric] - report.loc[before, metric]
-                claimed = report.loc[setting, f"paper {metric}"] - report.loc[before, f"paper {metric}"]
-                row |= {f"{short} gain": round(ours, 2), f"paper {short} gain": round(claimed, 2),
-                        f"{short} verdict": agreement(claimed, ours, noise[metric])}
-            rows[component] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
+def study_gains(study: str, root: Path, data: Path, folder: str, replicates: int = 1000) -> pd.DataFrame:
+    """The gains of a study with their 95% intervals and verdicts, measured on the runs under ``root``.
+
+    They are the claims table's rows of the study's runs in results/``folder``
+    (``mgmtn.claims.claim_intervals``), read from ``root`` instead, against
+    the labels of ``data`` (the CelebA-layout folder the runs were scored on):
+    a page's own runs are judged as the committed ones are, and the committed
+    ones get the claims table's numbers. A gain with a side not run is left out.
+    """
+    from mgmtn import claims  # claims reads COMPONENT_STEPS from here
+
+    found = [replace(comparison, folder=".") for comparison in claims.of_folder(folder, SOURCES[study])]
+    return claims.claim_intervals(data, None, replicates, root=root, found=found)
 
 
-def compact(report: pd.DataFrame) -> pd.DataFrame:
-    """``study_report`` for a page: short column names and no flag columns (the verdicts say what they said)."""
-    names = {"accuracy": "acc", "accuracy spread": "acc range", "mA spread": "mA range", "paper accuracy": "paper acc"}
-    # The gain columns keep the reference's name from before any relabelling (``present``'s labels).
-    names |= {c: f"{c.split(' vs ')[0].replace('accuracy', 'acc')} gain" for c in report if " vs " in c}
-    flags = [c for c in report if c.endswith(": beyond noise")]
-    return report.drop(columns=flags).rename(columns=names).round(2)
+def present(study: str, root: Path, data: Path | None, key: str, paper: pd.DataFrame | None = None,
+            labels: dict | None = None, folder: str = "ablations-celeba-subset") -> pd.DataFrame | None:
+    """Show a study on a notebook page: its gains with their 95% intervals beside the paper's (a plot and a
+    table with each gain's verdict by the a-priori rule of ``mgmtn.stats``), the levels of its rows and their
+    ranking by accuracy.
 
-
-def present(study: str, root: Path, key: str, reference, paper: pd.DataFrame | None = None,
-            labels: dict | None = None) -> pd.DataFrame | None:
-    """Show a study on a notebook page: the gains plot, a compact table and one verdict per setting.
-
-    ``labels`` renames settings for display (e.g. Fig. 9's bar names). None when no run of the study is
-    there yet.
+    ``root``: the folder of the study's runs; ``data``: the folder they were
+    scored on (None: levels only); ``folder``: the results folder whose gains
+    of the claims table these are (``study_gains``). ``labels`` renames
+    settings for display (e.g. Fig. 9's bar names). Returns the gains; None
+    when no run of the study is there yet.
     """
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    from mgmtn.plots import ablation_gains
+    from mgmtn.plots import forest
     from mgmtn.tables import readable
 
-    report = study_report(study, root, key, reference, paper)
+    report = study_report(study, root, key, paper)
     if report.empty:
         print(f"no runs of the {study} study under {root}")
         return None
-    if labels:
-        report, reference = report.rename(index=labels), labels.get(reference, reference)
-    noise = measured_noise(root)
-    judged = noise is not None and reference in report.index
-    if judged:
-        ablation_gains(report, reference, noise)
+    gains = study_gains(study, root, data, folder) if data is not None else pd.DataFrame()
+    if gains.empty:
+        print("no gain measured: a side of every gain is missing, or the labels of the data are absent")
+    else:
+        forest(gains)
         plt.show()
-    display(readable(compact(report)))
-    if judged:
-        print("\n".join(verdicts(report, reference, noise)))
-        print(f"\nby accuracy, ours: {ranking(report, 'accuracy', noise.accuracy)}")
-        if "paper accuracy" in report:
-            print(f"by accuracy, paper: {ranking(report, 'paper accuracy')}")
-    return report
+        display(readable(gains.drop(columns="source").set_index(["claim", "metric"])))
+    report = report.rename(index=labels or {})
+    display(readable(report))
+    print(f"by accuracy at 0.5, ours: {ranking(report, 'accuracy')}")
+    if "paper accuracy" in report:
+        print(f"by accuracy, paper: {ranking(report, 'paper accuracy')}")
+    return gains

@@ -93,6 +93,17 @@ def comparisons(regime: str = "scratch") -> list[Comparison]:
     return [replace(comparison, regime=regime) for comparison in found]
 
 
+def of_folder(folder: str, source: str | None = None) -> list[Comparison]:
+    """The comparisons made of the runs in one results folder (one page's), of one ``source`` where given."""
+    return [c for regime in REGIMES for c in comparisons(regime)
+            if c.folder == folder and (source is None or c.source == source)]
+
+
+def at_points(found: list[Comparison], points: tuple[str, ...] = (CHOSEN, HALF)) -> list[Comparison]:
+    """Each of ``found`` read at each operating point, so a page can show a gain at 0.5 beside the chosen point."""
+    return [replace(c, point=point) for c in found for point in points]
+
+
 def celeba_labels(root: Path) -> dict[str, np.ndarray]:
     """Image id -> 40 labels of a CelebA-layout folder (its attribute file alone: the images are not read)."""
     from mgmtn.data.celeba import read_attributes
@@ -164,16 +175,18 @@ def measure(comparison: Comparison, labels: dict[str, np.ndarray], replicates: i
 
 
 def claim_intervals(celeba_root: Path | None, lfwa_root: Path | None, replicates: int = 1000, seed: int = 0,
-                    root: Path = RESULTS, regimes: tuple[str, ...] = tuple(REGIMES)) -> pd.DataFrame:
+                    root: Path = RESULTS, found: list[Comparison] | None = None) -> pd.DataFrame:
     """One row per regime, gain and metric: ours with its 95% interval, the paper's, the seeds and the verdict.
 
-    A comparison whose data folder is not given, or whose runs are not
-    committed, is left out.
+    ``found``: the comparisons to measure (default: every one the book
+    reports, in every regime). A comparison whose data folder is not given, or whose runs are
+    not there, is left out.
     """
     labels = {"celeba": celeba_labels(celeba_root) if celeba_root else None,
               "lfwa": lfwa_labels(lfwa_root) if lfwa_root else None}
     rows, cache = [], {}
-    for comparison in (found for regime in regimes for found in comparisons(regime)):
+    every = [comparison for regime in REGIMES for comparison in comparisons(regime)]
+    for comparison in every if found is None else found:
         if labels[comparison.data] is None:
             continue
         gains = measure(comparison, labels[comparison.data], replicates, seed, root, cache)

@@ -142,31 +142,6 @@ def attribute_contrasts(base: np.ndarray, seed: int = 0, columns: int = 8):
     return fig
 
 
-def ablation_gains(report: pd.DataFrame, reference, noise: pd.Series | None = None):
-    """Each setting's gain over ``reference``, ours beside the paper's, with our seed noise shaded.
-
-    Gains rather than raw scores, because ours and the paper's sit at very
-    different levels (scale, weights); bars span the seeds where there are several.
-    """
-    y = np.arange(len(report))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 0.45 * len(report)), sharey=True)
-    for ax, metric in zip(axes, ("accuracy", "mA")):
-        if noise is not None:
-            ax.axvspan(-noise[metric], noise[metric], color="grey", alpha=0.2, label="seed noise (ours)")
-        ax.axvline(0, color="grey", lw=0.8)
-        spread = report[f"{metric} spread"].where(report.seeds > 1, 0) / 2
-        ax.errorbar(report[metric] - report.loc[reference, metric], y, xerr=spread, fmt="o", capsize=3, label="ours")
-        if f"paper {metric}" in report:
-            paper = report[f"paper {metric}"]
-            ax.plot(paper - paper.loc[reference], y, "s", mfc="none", color="C3", label="paper")
-        ax.set_xlabel(f"{metric} gain over {reference} (points)")
-    axes[0].set_yticks(y, [str(i) for i in report.index])
-    axes[0].invert_yaxis()
-    axes[0].legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return fig
-
-
 def mask_scales(image, masks_by_scale: dict[float, np.ndarray]):
     """One panel per region scale (Fig. 7): the outline of each group's region on the face, in its colour."""
     fig, axes = plt.subplots(1, len(masks_by_scale), figsize=(3 * len(masks_by_scale), 3.4), squeeze=False)
@@ -312,7 +287,8 @@ def forest(claims: pd.DataFrame):
     claims = claims.assign(label=claims["source"] + ": " + claims["claim"]
                            + regime.map(lambda r: "" if r == "scratch" else f" ({r})"))
     labels = list(dict.fromkeys(claims["label"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(12, 0.32 * len(labels) + 1.5), sharey=True, squeeze=False)
+    height = 0.32 * len(labels) + 1.5
+    fig, axes = plt.subplots(1, len(metrics), figsize=(12, height), sharey=True, squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         rows = claims[claims["metric"] == metric]
         y = [len(labels) - 1 - labels.index(label) for label in rows["label"]]
@@ -320,12 +296,13 @@ def forest(claims: pd.DataFrame):
             ax.plot([row.low, row.high], [position, position], color=VERDICT_COLOURS[row.verdict], lw=2.5)
             ax.plot(row.ours, position, "o", color=VERDICT_COLOURS[row.verdict], ms=4)
         paper = rows["paper"].astype(float)
-        ax.plot(paper, y, "D", color="black", ms=4, label="paper's point gain (ResNeSt50, test)")
+        if paper.notna().any():  # Fig. 9 prints no values
+            ax.plot(paper, y, "D", color="black", ms=4, label="paper's point gain (ResNeSt50, test)")
         ax.axvline(0, color="grey", lw=0.8, ls="--")
         ax.set_title(f"{metric} gain (points): ours with 95% interval")
         # Gains span a tenth of a point to ten points: linear within +-1, logarithmic beyond.
         ax.set_xscale("symlog", linthresh=1.0, linscale=2.0)
-        edge = np.nanmax(np.abs(np.r_[rows["low"], rows["high"], paper])) * 1.15
+        edge = max(np.nanmax(np.abs(np.r_[rows["low"], rows["high"], paper])) * 1.15, 0.5)  # 0.5: gains of 0
         ticks = [t for t in (-10, -3, -1, -0.5, 0, 0.5, 1, 3, 10) if abs(t) <= edge]
         ax.set_xlim(-edge, edge)
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
@@ -334,5 +311,5 @@ def forest(claims: pd.DataFrame):
     handles = [plt.Line2D([], [], color=c, lw=2.5, label=f"ours: {v}") for v, c in VERDICT_COLOURS.items()]
     fig.legend(handles=handles + axes[0][0].get_legend_handles_labels()[0], fontsize=8, loc="lower center",
                ncol=4, frameon=False)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.45 / height, 1, 1))  # the legend's strip, however few the claims
     return fig

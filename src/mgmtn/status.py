@@ -56,9 +56,9 @@ def alignment_text() -> str:
             f"{rows.loc['majority class', 'mA @0.5']:.2f}%; {table.run.iloc[0]}, threshold 0.5)")
 
 
-def study_ranking(study: str, key: str, reference, names=None) -> str:
+def study_ranking(study: str, key: str, names=None) -> str:
     """A study's settings by accuracy at 0.5, best first (the intervals of its gains are in the claims table)."""
-    report = ablations.study_report(study, ABLATIONS, key, reference)
+    report = ablations.study_report(study, ABLATIONS, key)
     if report.empty:
         return "not run yet"
     rows = len({run.setting for run in ablations.STUDIES[study]})
@@ -86,9 +86,9 @@ def status_lines(claims: pd.DataFrame) -> dict[str, str]:
         "lfwa_alignment": alignment_text(),
         "unet_f1": unet_text(results.mask_scores()),
         "ablation_steps": components + " (points over the row before at 0.5, 95% interval)",
-        "mask_ranking": study_ranking("mask-scale", "mask_scale", 1.0, lambda scale: f"{scale:.0%}"),
-        "fusion_ranking": study_ranking("fusion", "model", "global", FIG9),
-        "comparison_ranking": study_ranking("comparison", "model", "global"),
+        "mask_ranking": study_ranking("mask-scale", "mask_scale", lambda scale: f"{scale:.0%}"),
+        "fusion_ranking": study_ranking("fusion", "model", FIG9),
+        "comparison_ranking": study_ranking("comparison", "model"),
         "lfwa_mgmtn_scratch": scores("lfwa-subset/mgmtn-scratch/eval_*.json"),
         "lfwa_mgmtn_finetune": scores("lfwa-subset/mgmtn-finetune/eval_*.json"),
         "lfwa_global_scratch": scores("lfwa-subset/global-scratch/eval_*.json"),

@@ -33,10 +33,8 @@ for words, *names in POINTS:
         HEADERS |= {f"{prefix}{code}": f"{prefix}{metric} {words} (%)" for code in codes for prefix in ("", "val ")}
 for metric, short in (("accuracy", "acc"), ("mA", "mA")):
     HEADERS |= {f"celeba_{metric}": f"CelebA {metric} (%)", f"lfwa_{metric}": f"LFWA {metric} (%)",
-                f"paper {metric}": f"paper {metric} (%)", f"paper {short}": f"paper {metric} (%)",
-                f"paper celeba_{metric}": f"paper CelebA {metric} (%)", f"select {short}": f"selection {metric} (%)",
-                f"{short} range": f"{metric} seed range (points)", f"{short} gain": f"{metric} gain (points)",
-                f"paper {short} gain": f"paper {metric} gain (points)", f"{short} verdict": f"{metric} verdict"}
+                f"paper {metric}": f"paper {metric} (%)",
+                f"paper celeba_{metric}": f"paper CelebA {metric} (%)", f"select {short}": f"selection {metric} (%)"}
 # Counts: shown whole, with thousands separators, whatever their dtype after a join with missing values.
 COUNTS = {"seeds", "epochs", "images", "train_images", "best epoch", "seed", "no face"}
 MISSING = "–"
