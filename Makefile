@@ -13,7 +13,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync lab venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
+.PHONY: book test unit nbval sync lab venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-pretrained results-ablations-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -53,26 +53,46 @@ clean:
 # subset provided beside the checkout; model weights (*.pt) stay out of git.
 CELEBA ?= ../shared/data/celeba-subset
 RESULTS := results/cpu-celeba-subset
+# The UNet every mask-guided run takes: chosen on the selection split (results/cpu-celeba-subset/README.md).
+UNET := $(RESULTS)/unet-dlib-selection
+# --unet for the model of the loop variable $$model where it takes masks (global takes none).
+MASKS_OF = $$(test $$model = global || echo --unet $(UNET))
 CPU_MODELS ?= global mgmtn
 SEEDS ?= 0 1
 
-# Train the cpu-profile run $(1) (model $(2), seed $(3), more options $(4)) unless it is finished, resuming a
-# half-done one, then score it on val.
+# Train the run $(1) (model $(2), seed $(3), more options $(4), profile $(5), by default cpu) unless it is finished,
+# resuming a half-done one, then score it on val.
 define train_and_score
-test -f $(1)/eval_val.json || { test -f $(1)/train.json || $(BIN)/mgmtn train $(CELEBA) --model $(2) --profile cpu \
+test -f $(1)/eval_val.json || { test -f $(1)/train.json || $(BIN)/mgmtn train $(CELEBA) --model $(2) --profile $(or $(5),cpu) \
 	--seed $(3) $(4) --out $(1) $$(test -f $(1)/last.pt && echo --resume) && \
 	$(BIN)/mgmtn evaluate $(1) --data $(CELEBA) --split val; }
 endef
 
 results-unet: venv
 	$(BIN)/mgmtn annotate $(CELEBA) --annotator dlib
-	test -f $(RESULTS)/unet-dlib/unet.pt || $(BIN)/mgmtn train-unet $(CELEBA) --annotator dlib --profile cpu \
-		--out $(RESULTS)/unet-dlib $(if $(wildcard $(RESULTS)/unet-dlib/last.pt),--resume)
+	test -f $(UNET)/unet.pt || $(BIN)/mgmtn train-unet $(CELEBA) --annotator dlib --profile cpu \
+		--out $(UNET) $(if $(wildcard $(UNET)/last.pt),--resume)
 
 results-cpu: results-unet
 	for seed in $(SEEDS); do for model in $(CPU_MODELS); do \
-		$(call train_and_score,$(RESULTS)/$$model-seed$$seed,$$model,$$seed,--unet $(RESULTS)/unet-dlib) || exit 1; \
+		$(call train_and_score,$(RESULTS)/$$model-seed$$seed,$$model,$$seed,$(MASKS_OF)) || exit 1; \
 	done; done
+
+# The pretrained regime (page 09's regime columns): the cpu-pretrained profile, dlib's face ResNet from its shipped
+# weights (recorded in each run's weights_sha256) with the recipe of make results-recipe-pretrained. The main runs
+# with SEEDS; then every Table 3 row with SEEDS at the ablation scale (3,000 images, 6 epochs), each starting from
+# dlib's weights, the pretrained regime's stage 1.
+PRETRAINED := results/pretrained-celeba-subset
+PRETRAINED_ABLATIONS := results/ablations-pretrained-celeba-subset
+
+results-pretrained: results-unet
+	for seed in $(SEEDS); do for model in $(CPU_MODELS); do \
+		$(call train_and_score,$(PRETRAINED)/$$model-seed$$seed,$$model,$$seed,$(MASKS_OF),cpu-pretrained) || exit 1; \
+	done; done
+
+results-ablations-pretrained: results-unet
+	$(BIN)/mgmtn ablate $(CELEBA) --profile cpu-pretrained --unet $(UNET) --seeds $(SEEDS) --study components \
+		--out $(PRETRAINED_ABLATIONS)
 
 # The recipe study (page 12): which from-scratch recipe learns, one factor at a time, global baseline.
 results-recipe: venv
@@ -93,7 +113,7 @@ ABLATIONS := results/ablations-celeba-subset
 NOISE_SEEDS := 0 1 2
 CROP := 1.1277533039647578
 STAGE1 := results/crop-celeba-subset/crop-global-seed
-ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(RESULTS)/unet-dlib --stage1 $(STAGE1){seed} \
+ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(UNET) --stage1 $(STAGE1){seed} \
 	--resize-ratio $(CROP) --out $(ABLATIONS)
 
 # The stage-1 `global` runs of the ablations: all training images, 6 epochs, the rows' framing.
@@ -128,7 +148,7 @@ LFWA_OUT := results/lfwa-subset
 define lfwa_page
 $(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-$(2).ipynb --cwd $(CURDIR) -p profile cpu -p start_epochs 6 \
 	-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(1)/celeba-start \
-	-p celeba_unet $(CURDIR)/$(RESULTS)/unet-dlib -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(1) $(3)
+	-p celeba_unet $(CURDIR)/$(UNET) -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(1) $(3)
 endef
 
 results-lfwa: sync

@@ -74,6 +74,20 @@ else:
     display(readable(gains.set_index(["source", "claim", "metric"])))
 
 # %% [markdown]
+# ## Does a claim depend on pretraining?
+#
+# The same gains in the two training regimes: ResNet18 from scratch at
+# 112 px (the book's first runs) and dlib's face-recognition ResNet from its
+# shipped weights at 150 px (the `cpu-pretrained` profile,
+# {doc}`12_learning_from_scratch`), each with its interval and verdict by the
+# rule above, and one sentence per gain: a verdict that agrees in one regime
+# and disagrees in the other depends on pretraining; one that is inconclusive
+# in either regime shows no dependence either way.
+
+# %% tags=["hide-input"]
+readable(claims.regime_table(gains)) if not gains.empty else print("no gain measured")
+
+# %% [markdown]
 # ## Attribute models
 #
 # Accuracy and class-balanced mA in % at threshold 0.5, one table per

@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -20,7 +21,7 @@ from mgmtn.losses import build_loss
 from mgmtn.models import build_model, build_objective
 from mgmtn.models.prior import start_at_prior
 from mgmtn.optim import build_optimizer, build_schedule
-from mgmtn.recipes import PRETRAINED_ROWS, folder_name, recipe_table, run_recipes
+from mgmtn.recipes import PRETRAINED_ROWS, chosen_row, folder_name, recipe_table, run_recipes
 
 
 @pytest.fixture
@@ -199,3 +200,11 @@ def test_the_pretrained_profile_and_its_recipe_study():
         run_recipes(Path("nowhere"), Path("nowhere"), rows=["start", "nope"], study="pretrained")
     with pytest.raises(MgmtnError, match="unknown recipe study"):
         recipe_table(Path("nowhere"), study="nope")
+
+
+def test_the_chosen_row_is_the_best_on_selection_whatever_val_says():
+    table = pd.DataFrame({"row": ["start", "zoom", "lr"], "select acc": [89.0, 89.4, 89.4],
+                          "select mA": [70.0, 71.0, 72.0], "val acc": [95.0, 80.0, 80.0]})
+    assert chosen_row(table) == "lr"  # the tie on accuracy goes to mA; val's 95 plays no part
+    with pytest.raises(MgmtnError, match="no finished row"):
+        chosen_row(table.iloc[:0])

@@ -1,4 +1,4 @@
-"""Readers of the committed results: seed comparisons and the alignment measurement."""
+"""Readers of the committed results: per-attribute tables and the alignment measurement."""
 
 import json
 
@@ -6,16 +6,6 @@ import pandas as pd
 import pytest
 
 from mgmtn import results
-
-
-def test_a_gain_counts_only_beyond_the_seed_range():
-    runs = pd.DataFrame({"model": ["global", "global", "mgmtn", "mgmtn"], "mA": [0.70, 0.71, 0.72, 0.725],
-                         "accuracy": [0.890, 0.894, 0.891, 0.895]})
-    gain = results.seed_gain(runs, "mgmtn", "global", ["mA", "accuracy"])  # in points
-    assert gain.loc["mA", "gain"] == pytest.approx(1.75) and gain.loc["mA", "seed range"] == pytest.approx(1.0)
-    assert gain.loc["mA", "beyond the range"]
-    assert not gain.loc["accuracy", "beyond the range"]
-    assert results.seed_gain(runs.iloc[:3], "mgmtn", "global", ["mA"]) is None  # one MGMTN seed is not enough
 
 
 def test_alignment_records_become_one_row_per_mode_and_a_majority_row(tmp_path):

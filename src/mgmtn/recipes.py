@@ -130,3 +130,11 @@ def recipe_table(root: Path, rows: list[str] | None = None, study: str = "scratc
                       "minutes": trained["wall_seconds"] / 60})
     return pd.DataFrame(lines)
 
+
+
+def chosen_row(table: pd.DataFrame) -> str:
+    """The row a study's profile takes: the best selection accuracy (the score ``best.pt`` is chosen by), the
+    better selection mA on a tie; val plays no part."""
+    if table.empty:
+        raise MgmtnError("no finished row to choose from")
+    return str(table.sort_values(["select acc", "select mA"], ascending=False)["row"].iloc[0])

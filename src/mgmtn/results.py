@@ -96,22 +96,6 @@ def alignment_effects(pattern: str = "align-lfwa-subset/*.json", root: Path = RE
     return pd.DataFrame(rows).round(2)
 
 
-def seed_gain(frame: pd.DataFrame, model: str, baseline: str, metrics: list[str]) -> pd.DataFrame | None:
-    """``model`` minus ``baseline`` in the seed means of each metric, beside the largest seed range of the two,
-    in percentage points of ``frame``'s scores (fractions, as ``evaluations`` gives them).
-
-    None unless both have at least two seeds in ``frame`` (one row per run).
-    A gain counts only where it exceeds that range.
-    """
-    runs = frame[frame["model"].isin([model, baseline])]
-    if runs.groupby("model").size().reindex([model, baseline]).fillna(0).min() < 2:
-        return None
-    grouped = runs.groupby("model")[metrics]
-    spread = 100 * (grouped.max() - grouped.min()).max()
-    gain = 100 * (grouped.mean().loc[model] - grouped.mean().loc[baseline])
-    return pd.DataFrame({"gain": gain, "seed range": spread, "beyond the range": gain.abs() > spread})
-
-
 def per_attribute(frame: pd.DataFrame, model: str, root: Path = RESULTS) -> pd.DataFrame:
     """The per-attribute table (``eval_<split>.per_attribute.csv``) of ``model``'s runs in ``frame``, averaged over
     its seeds."""

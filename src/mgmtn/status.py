@@ -66,7 +66,7 @@ def study_ranking(study: str, key: str, names=None) -> str:
     return text + (f" ({len(report)} of {rows} rows run so far)" if len(report) < rows else "")
 
 
-def unet_text(masks: pd.DataFrame, run: str = "cpu-celeba-subset/unet-dlib") -> str:
+def unet_text(masks: pd.DataFrame, run: str = "cpu-celeba-subset/unet-dlib-selection") -> str:
     found = masks.loc[masks.run == run, "mean_f1"] if not masks.empty else masks
     return f"{100 * found.iloc[0]:.2f}% mean F1" if len(found) else "not run yet"
 

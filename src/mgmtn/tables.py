@@ -68,7 +68,7 @@ def _header(name, grouped: bool = False):
 
 
 def _row_label(label):
-    """A row named after a column (a metric, in ``results.seed_gain``) in words, without the unit."""
+    """A row named after a column (a metric) in words, without the unit."""
     return HEADERS[label].removesuffix(" (%)") if isinstance(label, str) and label in HEADERS else label
 
 
