@@ -93,9 +93,14 @@ def test_stage_maps_and_feature_info():
 
 def test_a_truncated_extractor_holds_the_file_weights(port):
     backbone = create_backbone("dlib-resnet29", levels=(3, 4), pretrained=True)
-    full = port.state_dict()
-    for key, value in backbone.state_dict().items():
-        assert torch.equal(value, full[key]), key
+    full, extractor = port.state_dict(), backbone.state_dict()
+    added = {key for key in extractor if key not in full}
+    assert added and all(key.startswith("norms.") for key in added)  # the batch norms the heads read through
+    for key in extractor.keys() - added:
+        assert torch.equal(extractor[key], full[key]), key
+    with torch.no_grad():  # training-mode batch norm: every returned map centred per channel
+        maps = backbone.train()(torch.rand(4, 3, 150, 150))
+    assert all(m.mean((0, 2, 3)).abs().max() < 1e-4 for m in maps)
 
 
 @pytest.mark.parametrize("name", ["global", "mgmtn", "far-amtn"])
