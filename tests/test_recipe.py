@@ -1,6 +1,7 @@
 """The from-scratch recipe's parts: selection split, image cache, per-attribute alpha, bias init, schedules."""
 
 import math
+import json
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from mgmtn.losses import build_loss
 from mgmtn.models import build_model, build_objective
 from mgmtn.models.prior import start_at_prior
 from mgmtn.optim import build_optimizer, build_schedule
-from mgmtn.recipes import PRETRAINED_ROWS, chosen_row, folder_name, recipe_table, run_recipes
+from mgmtn.recipes import PRETRAINED_ROWS, PRETRAINED_START, chosen_row, folder_name, recipe_table, run_recipes
+from mgmtn.results import RESULTS
 
 
 @pytest.fixture
@@ -190,7 +192,7 @@ def test_a_frozen_first_epoch_holds_the_backbone_and_trains_the_heads():
 
 def test_the_pretrained_profile_and_its_recipe_study():
     cfg = get_profile("cpu-pretrained").train
-    assert (cfg.backbone, cfg.pretrained, cfg.image_size, cfg.backbone_lr) == ("dlib-resnet29", True, 150, 0.1)
+    assert (cfg.backbone, cfg.pretrained, cfg.image_size, cfg.backbone_lr) == ("dlib-resnet29", True, 150, 0.01)
     fields = set(TrainConfig.__dataclass_fields__)
     assert len(PRETRAINED_ROWS) >= 4 and all(set(change) <= fields for change in PRETRAINED_ROWS.values())
     changed = {key for change in PRETRAINED_ROWS.values() for key in change}
@@ -208,3 +210,16 @@ def test_the_chosen_row_is_the_best_on_selection_whatever_val_says():
     assert chosen_row(table) == "lr"  # the tie on accuracy goes to mA; val's 95 plays no part
     with pytest.raises(MgmtnError, match="no finished row"):
         chosen_row(table.iloc[:0])
+
+
+def test_the_pretrained_profile_takes_the_row_the_committed_screen_chose():
+    root = RESULTS / "recipe-pretrained-celeba-subset"
+    table = recipe_table(root, study="pretrained")
+    if table.empty:
+        pytest.skip(f"no finished row under {root}")
+    for row in table["row"]:  # every committed row trained its start plus its own change
+        recorded = json.loads((root / folder_name(row) / "train.json").read_text())["config"]["train"]
+        assert all(recorded[k] == v for k, v in {**PRETRAINED_START, **PRETRAINED_ROWS[row]}.items()), row
+    cfg = get_profile("cpu-pretrained").train
+    chosen = {**PRETRAINED_START, **PRETRAINED_ROWS[chosen_row(table)]}
+    assert all(getattr(cfg, k) == v for k, v in chosen.items())
