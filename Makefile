@@ -13,7 +13,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync lab venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-pretrained results-ablations-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
+.PHONY: book test unit nbval sync lab venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-pretrained results-ablations-pretrained results-comparison-pretrained results-lfwa-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -90,9 +90,15 @@ results-pretrained: results-unet
 		$(call train_and_score,$(PRETRAINED)/$$model-seed$$seed,$$model,$$seed,$(MASKS_OF),cpu-pretrained) || exit 1; \
 	done; done
 
+PRETRAINED_ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu-pretrained --unet $(UNET) --out $(PRETRAINED_ABLATIONS)
+
 results-ablations-pretrained: results-unet
-	$(BIN)/mgmtn ablate $(CELEBA) --profile cpu-pretrained --unet $(UNET) --seeds $(SEEDS) --study components \
-		--out $(PRETRAINED_ABLATIONS)
+	$(PRETRAINED_ABLATE) --seeds $(SEEDS) --study components
+
+# Table 2's comparison methods whose design takes a ResNet trunk (all of them), each on dlib's face ResNet from its
+# shipped weights, beside the baseline and MGMTN rows of the pretrained ablations; first seed only, as from scratch.
+results-comparison-pretrained: results-unet
+	$(PRETRAINED_ABLATE) --seeds $(firstword $(SEEDS)) --study comparison
 
 # The recipe study (page 12): which from-scratch recipe learns, one factor at a time, global baseline.
 results-recipe: venv
@@ -142,17 +148,28 @@ results-comparison: results-unet results-stage1
 LFWA ?= ../shared/data/lfwa-subset
 LFWA_ALIGN ?= False
 LFWA_OUT := results/lfwa-subset
+LFWA_PRETRAINED_OUT := results/lfwa-pretrained-subset
 
-# Run page 11 in the cpu profile into $(1), named $(2) under build/, with more options $(3); the CelebA starts of
-# its fine-tunes live in $(1)/celeba-start and keep the 6 epochs their committed records were made with.
+# Run page 11 into $(1), named $(2) under build/, with the profile and the CelebA starts of its fine-tunes as
+# options $(3). In the cpu profile (lfwa_cpu) the starts live in $(1)/celeba-start and keep the 6 epochs their
+# committed records were made with.
 define lfwa_page
-$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-$(2).ipynb --cwd $(CURDIR) -p profile cpu -p start_epochs 6 \
-	-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) -p celeba_runs $(CURDIR)/$(1)/celeba-start \
+$(BIN)/papermill notebooks/11_lfwa.ipynb build/11_lfwa-$(2).ipynb --cwd $(CURDIR) \
+	-p lfwa_root $(abspath $(LFWA)) -p celeba_root $(abspath $(CELEBA)) \
 	-p celeba_unet $(CURDIR)/$(UNET) -p align_faces $(LFWA_ALIGN) -p output_dir $(CURDIR)/$(1) $(3)
 endef
+lfwa_cpu = $(call lfwa_page,$(1),$(2),-p profile cpu -p start_epochs 6 -p celeba_runs $(CURDIR)/$(1)/celeba-start $(3))
 
 results-lfwa: sync
-	$(call lfwa_page,$(LFWA_OUT),cpu,-p scratch_epochs 20 -p finetune_epochs 20 $(LFWA_OPTIONS))
+	$(call lfwa_cpu,$(LFWA_OUT),cpu,-p scratch_epochs 20 -p finetune_epochs 20 $(LFWA_OPTIONS))
+
+# The pretrained regime on LFWA: page 11 in the cpu-pretrained profile, its fine-tunes starting from the seed-0 main
+# runs of make results-pretrained (their best.pt must be here: weights are not committed), its runs from scratch
+# starting from dlib's weights.
+results-lfwa-pretrained: sync
+	$(call lfwa_page,$(LFWA_PRETRAINED_OUT),pretrained,-p profile cpu-pretrained \
+		-p celeba_runs $(CURDIR)/$(PRETRAINED) -p celeba_run_name '{model}-seed0' -p committed $(notdir $(LFWA_PRETRAINED_OUT)) \
+		-p scratch_epochs 20 -p finetune_epochs 20 $(LFWA_OPTIONS))
 
 # Is the fine-tuning schedule the limit? Page 11's fine-tunes with another schedule (a fraction SCHEDULE_LR of the
 # profile's learning rate for SCHEDULE_EPOCHS epochs) from CelebA starts of their own, trained beside them when
@@ -164,7 +181,7 @@ SCHEDULE_MODELS ?= global, mgmtn
 SCHEDULE_OUT := results/finetune-lfwa-subset/lr$(SCHEDULE_LR)-$(SCHEDULE_EPOCHS)ep
 
 results-lfwa-schedule: sync
-	$(call lfwa_page,$(SCHEDULE_OUT),schedule,-y 'models: [$(SCHEDULE_MODELS)]' -y 'protocols: [finetune]' \
+	$(call lfwa_cpu,$(SCHEDULE_OUT),schedule,-y 'models: [$(SCHEDULE_MODELS)]' -y 'protocols: [finetune]' \
 		-p finetune_lr_factor $(SCHEDULE_LR) -p finetune_epochs $(SCHEDULE_EPOCHS))
 
 # Does face alignment matter? A CelebA-trained cpu run scored on the LFWA subset's LFW frames, as they are and

@@ -100,6 +100,14 @@ def test_status_lines_quote_the_interval_and_verdict():
     assert status.verdict_counts(table, "Table 2", regime="pretrained") == "1 disagrees"
 
 
+def test_the_status_page_quotes_the_main_runs_of_each_regime():
+    lines = status.status_lines(pd.DataFrame())
+    for regime, prefix in (("scratch", "celeba"), ("pretrained", "pretrained")):
+        assert {f"{prefix}_global", f"{prefix}_mgmtn", f"{prefix}_mgmtn_gain"} <= lines.keys()
+        assert status.main_runs(regime, "mgmtn") == f"{claims.REGIMES[regime]['main']}/mgmtn-seed*/eval_val.json"
+    assert lines["pretrained_mgmtn_gain"].startswith("not measured")
+
+
 def test_each_regime_reads_its_own_folders():
     scratch, pretrained = claims.comparisons("scratch"), claims.comparisons("pretrained")
     assert [c.claim for c in scratch] == [c.claim for c in pretrained]

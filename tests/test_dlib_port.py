@@ -103,7 +103,7 @@ def test_a_truncated_extractor_holds_the_file_weights(port):
     assert all(m.mean((0, 2, 3)).abs().max() < 1e-4 for m in maps)
 
 
-@pytest.mark.parametrize("name", ["global", "mgmtn", "far-amtn"])
+@pytest.mark.parametrize("name", ["global", "mgmtn", "dmm-cnn", "mgg-net", "far-amtn", "cascade"])
 def test_every_parameter_gets_a_gradient(name):
     unet = UNet(base_width=4, depth=2, input_size=32)
     model = build_model(name, backbone="dlib-resnet29", unet=unet, pretrained=True)

@@ -10,12 +10,19 @@ from __future__ import annotations
 import pandas as pd
 
 from mgmtn import ablations, results
-from mgmtn.claims import in_regime, regime_table
+from mgmtn.claims import REGIMES, in_regime, regime_table
 from mgmtn.paper import COMPARISON, FIG9, MASK_MEAN_F1, TABLE3, TABLE4, table2_ours
 
 ABLATIONS = results.RESULTS / "ablations-celeba-subset"
 LEARNT_MA = 0.65  # a claim is judged only where every run behind it reaches this mA on its reported split
-MAIN = "cpu-celeba-subset/*-seed*/eval_val.json"
+
+
+def main_runs(regime: str, model: str = "*") -> str:
+    """The evaluations of a regime's main CelebA runs (Table 2's rows) of ``model``, as a glob under results/."""
+    return f"{REGIMES[regime]['main']}/{model}-seed*/eval_val.json"
+
+
+MAIN = main_runs("scratch")
 LFWA = "lfwa-subset/*/eval_*.json"
 
 
@@ -79,10 +86,11 @@ def status_lines(claims: pd.DataFrame) -> dict[str, str]:
             for protocol in ("scratch", "finetune")}
     lfwa_gain = "; ".join(f"{protocol}: {text}" for protocol, text in lfwa.items())
     return {
-        "celeba_global": scores("cpu-celeba-subset/global-seed*/eval_val.json"),
-        "celeba_mgmtn": scores("cpu-celeba-subset/mgmtn-seed*/eval_val.json"),
-        "celeba_mgmtn_gain": interval_text(claims, "Table 2", "MGMTN over the baseline (CelebA)")
-        + " points over the baseline at the chosen operating point, 95% interval",
+        **{f"{prefix}_{model}": scores(main_runs(regime, model))
+           for regime, prefix in (("scratch", "celeba"), ("pretrained", "pretrained")) for model in ("global", "mgmtn")},
+        **{f"{prefix}_mgmtn_gain": interval_text(claims, "Table 2", "MGMTN over the baseline (CelebA)", regime)
+           + " points over the baseline at the chosen operating point, 95% interval"
+           for regime, prefix in (("scratch", "celeba"), ("pretrained", "pretrained"))},
         "lfwa_alignment": alignment_text(),
         "unet_f1": unet_text(results.mask_scores()),
         "ablation_steps": components + " (points over the row before at 0.5, 95% interval)",
