@@ -163,12 +163,14 @@ lfwa_cpu = $(call lfwa_page,$(1),$(2),-p profile cpu -p start_epochs 6 -p celeba
 results-lfwa: sync
 	$(call lfwa_cpu,$(LFWA_OUT),cpu,-p scratch_epochs 20 -p finetune_epochs 20 $(LFWA_OPTIONS))
 
-# The pretrained regime on LFWA: page 11 in the cpu-pretrained profile, its fine-tunes starting from the seed-0 main
-# runs of make results-pretrained (their best.pt must be here: weights are not committed), its runs from scratch
-# starting from dlib's weights.
+# The pretrained regime on LFWA: page 11 in the cpu-pretrained profile, its fine-tunes starting from the main runs
+# of make results-pretrained of seed LFWA_START_SEED (their best.pt must be here: weights are not committed), its
+# runs from scratch starting from dlib's weights.
+LFWA_START_SEED ?= 0
+
 results-lfwa-pretrained: sync
 	$(call lfwa_page,$(LFWA_PRETRAINED_OUT),pretrained,-p profile cpu-pretrained \
-		-p celeba_runs $(CURDIR)/$(PRETRAINED) -p celeba_run_name '{model}-seed0' -p committed $(notdir $(LFWA_PRETRAINED_OUT)) \
+		-p celeba_runs $(CURDIR)/$(PRETRAINED) -p celeba_run_name '{model}-seed$(LFWA_START_SEED)' -p committed $(notdir $(LFWA_PRETRAINED_OUT)) \
 		-p scratch_epochs 20 -p finetune_epochs 20 $(LFWA_OPTIONS))
 
 # Is the fine-tuning schedule the limit? Page 11's fine-tunes with another schedule (a fraction SCHEDULE_LR of the
