@@ -93,7 +93,7 @@ results-pretrained: results-unet
 PRETRAINED_ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu-pretrained --unet $(UNET) --out $(PRETRAINED_ABLATIONS)
 
 results-ablations-pretrained: results-unet
-	$(PRETRAINED_ABLATE) --seeds $(SEEDS) --study components
+	$(PRETRAINED_ABLATE) --seeds $(SEEDS) --study components --study fusion
 
 # Table 2's comparison methods whose design takes a ResNet trunk (all of them), each on dlib's face ResNet from its
 # shipped weights, beside the baseline and MGMTN rows of the pretrained ablations; first seed only, as from scratch.

@@ -62,6 +62,7 @@ from pathlib import Path
 import pandas as pd
 
 from mgmtn import ablations, results
+from mgmtn.claims import REGIMES
 from mgmtn.config import get_profile, resolve_data, run_dir, shared_data
 from mgmtn.models import build_model, parameter_count
 from mgmtn.paper import COMPARISON
@@ -114,6 +115,21 @@ ablations.present("comparison", results.RESULTS / committed, shared_data("celeba
 # pyramids, MGG-Net's graph layers and classifiers on F3 and F4) that get the
 # same 282 steps as the baseline's one linear layer. This is a finding about
 # the methods at this scale, not a claim about them at the paper's.
+
+# %% [markdown]
+# ### The same methods on a backbone that already knows faces
+#
+# Every method here takes a ResNet trunk, so `make results-comparison-pretrained`
+# trains each of them again on dlib's face-recognition ResNet from its shipped
+# weights (the `cpu-pretrained` profile of {doc}`12_learning_from_scratch`:
+# the whole frame at 150 px, the backbone at a hundredth of the heads' rate),
+# one seed each, on the same 3,000 images for 6 epochs, beside the baseline and
+# MGMTN rows of the pretrained ablations of {doc}`05_ablation_components`.
+
+# %% tags=["hide-input"]
+pretrained = REGIMES["pretrained"]["ablations"]
+ablations.present("comparison", results.RESULTS / pretrained, shared_data("celeba-subset"), "model", paper,
+                  folder=pretrained);
 
 # %% [markdown]
 # ## Run it yourself

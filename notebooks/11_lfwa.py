@@ -60,6 +60,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from mgmtn import lfwa_study, plots, results
+from mgmtn.claims import REGIMES
 from mgmtn.config import home, resolve_data, run_dir
 from mgmtn.data.celeba import read_index
 from mgmtn.data.lfwa_release import synthetic_release
@@ -85,21 +86,30 @@ from mgmtn.train_unet import page_unet
 # LFWA-train** numbers, not LFWA test numbers. The table gives accuracy and
 # mA in % at threshold 0.5 and at the operating point chosen on the
 # selection split, beside the majority-class floor printed above it.
+#
+# The pretrained regime's runs follow (`make results-lfwa-pretrained`, the
+# `cpu-pretrained` profile: dlib's face ResNet at 150 px). There "scratch"
+# means trained on LFWA alone from dlib's shipped weights, and the fine-tunes
+# start from the pretrained CelebA main runs; their README in
+# `results/lfwa-pretrained-subset` says how each was made.
 
 # %% tags=["hide-input"]
 real = results.evaluations(f"{committed}/*/eval_*.json")
-if real.empty:
-    print(f"no committed runs under {results.RESULTS / committed}")
-else:
-    by_run = real.assign(model=real.run.str.split("/").str[-1])
-    floor = results.recorded_majority(results.RESULTS / real.run.iloc[0] / f"eval_{real.split.iloc[0]}.json")
-    if floor is not None:
-        print(f"majority class on the held-out identities: {floor['accuracy']:.2f}% accuracy, {floor['mA']:.2f}% mA")
-    plots.scores_beside_paper(by_run, table2_ours("lfwa").reindex(real.model).set_axis(by_run.model), floor,
+for folder in dict.fromkeys([committed, *(regime["lfwa"] for regime in REGIMES.values())]):
+    found = results.evaluations(f"{folder}/*/eval_*.json")
+    if found.empty:
+        print(f"no committed runs under {results.RESULTS / folder}")
+        continue
+    by_run = found.assign(model=found.run.str.split("/").str[-1])
+    floor = results.recorded_majority(results.RESULTS / found.run.iloc[0] / f"eval_{found.split.iloc[0]}.json")
+    print(f"{folder}: majority class on the held-out identities "
+          + (f"{floor['accuracy']:.2f}% accuracy, {floor['mA']:.2f}% mA" if floor else "not recorded"))
+    plots.scores_beside_paper(by_run, table2_ours("lfwa").reindex(found.model).set_axis(by_run.model), floor,
                               paper_label="paper (LFWA test)")
+    plt.suptitle(folder)
     plt.show()
     display(readable(results.operating_points(by_run)))
-    display(readable(results.mask_table(f"{committed}/**/mask_f1*.json"), decimals=1))
+    display(readable(results.mask_table(f"{folder}/**/mask_f1*.json"), decimals=1))
 
 # %% [markdown]
 # ### Is the fine-tuning schedule the limit?

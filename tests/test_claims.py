@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgmtn import claims, status
+from mgmtn import ablations, claims, status
 from mgmtn.attributes import ATTRIBUTES
 from mgmtn.data.layout import write_attributes
 from mgmtn.errors import DataError, MgmtnError
@@ -106,6 +106,13 @@ def test_the_status_page_quotes_the_main_runs_of_each_regime():
         assert {f"{prefix}_global", f"{prefix}_mgmtn", f"{prefix}_mgmtn_gain"} <= lines.keys()
         assert status.main_runs(regime, "mgmtn") == f"{claims.REGIMES[regime]['main']}/mgmtn-seed*/eval_val.json"
     assert lines["pretrained_mgmtn_gain"].startswith("not measured")
+    for prefix in ("lfwa", "pretrained_lfwa"):
+        assert {f"{prefix}_{model}_{protocol}" for model in ("global", "mgmtn")
+                for protocol in ("scratch", "finetune")} | {f"{prefix}_gain"} <= lines.keys()
+    assert lines["pretrained_lfwa_gain"].count("not measured") == 2
+    for prefix in ("", "pretrained_"):
+        assert {f"{prefix}ablation_steps", f"{prefix}fusion_ranking", f"{prefix}comparison_ranking"} <= lines.keys()
+        assert lines[f"{prefix}ablation_steps"].count("not measured") == len(ablations.COMPONENT_STEPS)
 
 
 def test_each_regime_reads_its_own_folders():

@@ -123,11 +123,19 @@ def test_efl_with_a_per_attribute_alpha_matches_a_hand_computed_case():
 
 def test_bias_init_gives_the_label_priors_at_step_zero():
     prior = np.linspace(0.02, 0.9, 40)
-    for name in ("global", "ag", "dmm-cnn", "mgg-net", "far-amtn"):
+    expected = torch.tensor(prior, dtype=torch.float32).expand(3, -1)
+    for name in ("global", "ag", "mgg-net", "far-amtn"):
         model = build_model(name, backbone="tiny").eval()
         start_at_prior(model, prior)
         probs = model(torch.randn(3, 3, 32, 32)).logits.sigmoid()
-        assert torch.allclose(probs, torch.tensor(prior, dtype=torch.float32).expand(3, -1), atol=1e-5)
+        assert torch.allclose(probs, expected, atol=1e-5)
+    # DMM-CNN regresses +-1 targets with MSE (Eq. 2): its constant best guess is the score 2p - 1, and at
+    # threshold 0 it predicts exactly the attributes that are more often present than not.
+    model = build_model("dmm-cnn", backbone="tiny").eval()
+    start_at_prior(model, prior)
+    out = model(torch.randn(3, 3, 32, 32))
+    assert torch.allclose(out.extras["scores"], 2 * expected - 1, atol=1e-5)
+    assert torch.equal(out.logits > 0, expected > 0.5)
     # A balanced loss's best constant is 0.5: those objectives say so, and training leaves their heads alone.
     assert [build_objective(name, build_model(name, backbone="tiny")).balanced
             for name in ("mgg-net", "mgg-net-balanced", "cascade")] == [False, True, True]

@@ -13,7 +13,7 @@ from mgmtn import ablations, results
 from mgmtn.claims import REGIMES, in_regime, regime_table
 from mgmtn.paper import COMPARISON, FIG9, MASK_MEAN_F1, TABLE3, TABLE4, table2_ours
 
-ABLATIONS = results.RESULTS / "ablations-celeba-subset"
+ABLATIONS = results.RESULTS / REGIMES["scratch"]["ablations"]
 LEARNT_MA = 0.65  # a claim is judged only where every run behind it reaches this mA on its reported split
 
 
@@ -63,9 +63,10 @@ def alignment_text() -> str:
             f"{rows.loc['majority class', 'mA @0.5']:.2f}%; {table.run.iloc[0]}, threshold 0.5)")
 
 
-def study_ranking(study: str, key: str, names=None) -> str:
-    """A study's settings by accuracy at 0.5, best first (the intervals of its gains are in the claims table)."""
-    report = ablations.study_report(study, ABLATIONS, key)
+def study_ranking(study: str, key: str, names=None, regime: str = "scratch") -> str:
+    """A study's settings in ``regime`` by accuracy at 0.5, best first (the intervals of its gains are in the
+    claims table)."""
+    report = ablations.study_report(study, results.RESULTS / REGIMES[regime]["ablations"], key)
     if report.empty:
         return "not run yet"
     rows = len({run.setting for run in ablations.STUDIES[study]})
@@ -80,11 +81,6 @@ def unet_text(masks: pd.DataFrame, run: str = "cpu-celeba-subset/unet-dlib-selec
 
 def status_lines(claims: pd.DataFrame) -> dict[str, str]:
     """Every line the *Reproduction status* page quotes, keyed by its glue name."""
-    components = "; ".join(f"{name}: {interval_text(claims, 'Table 3', f'{name} over the row before')}"
-                           for name, _, _ in ablations.COMPONENT_STEPS)
-    lfwa = {protocol: interval_text(claims, "Table 2", f"MGMTN over the baseline (LFWA, {protocol})")
-            for protocol in ("scratch", "finetune")}
-    lfwa_gain = "; ".join(f"{protocol}: {text}" for protocol, text in lfwa.items())
     return {
         **{f"{prefix}_{model}": scores(main_runs(regime, model))
            for regime, prefix in (("scratch", "celeba"), ("pretrained", "pretrained")) for model in ("global", "mgmtn")},
@@ -93,17 +89,35 @@ def status_lines(claims: pd.DataFrame) -> dict[str, str]:
            for regime, prefix in (("scratch", "celeba"), ("pretrained", "pretrained"))},
         "lfwa_alignment": alignment_text(),
         "unet_f1": unet_text(results.mask_scores()),
-        "ablation_steps": components + " (points over the row before at 0.5, 95% interval)",
         "mask_ranking": study_ranking("mask-scale", "mask_scale", lambda scale: f"{scale:.0%}"),
-        "fusion_ranking": study_ranking("fusion", "model", FIG9),
-        "comparison_ranking": study_ranking("comparison", "model"),
-        "lfwa_mgmtn_scratch": scores("lfwa-subset/mgmtn-scratch/eval_*.json"),
-        "lfwa_mgmtn_finetune": scores("lfwa-subset/mgmtn-finetune/eval_*.json"),
-        "lfwa_global_scratch": scores("lfwa-subset/global-scratch/eval_*.json"),
-        "lfwa_global_finetune": scores("lfwa-subset/global-finetune/eval_*.json"),
-        "lfwa_gain": "MGMTN minus the baseline at the chosen operating point, one seed each, 95% interval: "
-        + lfwa_gain,
+        **{key: line for regime, prefix in (("scratch", ""), ("pretrained", "pretrained_"))
+           for key, line in study_lines(claims, regime, prefix).items()},
+        **{key: line for regime, prefix in (("scratch", "lfwa"), ("pretrained", "pretrained_lfwa"))
+           for key, line in lfwa_lines(claims, regime, prefix).items()},
     }
+
+
+def study_lines(claims: pd.DataFrame, regime: str, prefix: str) -> dict[str, str]:
+    """A regime's ablation studies run in both regimes: Table 3's steps with their intervals and verdicts
+    (``{prefix}ablation_steps``), and Fig. 9's and the comparison methods' rankings."""
+    steps = "; ".join(f"{name}: {interval_text(claims, 'Table 3', f'{name} over the row before', regime)}"
+                      for name, _, _ in ablations.COMPONENT_STEPS)
+    return {f"{prefix}ablation_steps": steps + " (points over the row before at 0.5, 95% interval)",
+            f"{prefix}fusion_ranking": study_ranking("fusion", "model", FIG9, regime),
+            f"{prefix}comparison_ranking": study_ranking("comparison", "model", regime=regime)}
+
+
+def lfwa_lines(claims: pd.DataFrame, regime: str, prefix: str) -> dict[str, str]:
+    """A regime's LFWA runs (``{prefix}_{model}_{protocol}``) and MGMTN's gain under each protocol
+    (``{prefix}_gain``)."""
+    folder = REGIMES[regime]["lfwa"]
+    gains = "; ".join(f"{protocol}: "
+                      + interval_text(claims, "Table 2", f"MGMTN over the baseline (LFWA, {protocol})", regime)
+                      for protocol in ("scratch", "finetune"))
+    return {**{f"{prefix}_{model}_{protocol}": scores(f"{folder}/{model}-{protocol}/eval_*.json")
+               for model in ("global", "mgmtn") for protocol in ("scratch", "finetune")},
+            f"{prefix}_gain": "MGMTN minus the baseline at the chosen operating point, one seed each, 95% interval: "
+            + gains}
 
 
 def learnt(pattern: str) -> bool:

@@ -42,6 +42,11 @@ Choices the paper leaves open, and what we do:
   sigmoid(logit) > 0.5 exactly when score > tau (Eq. 5): evaluating at 0.5
   applies the learned thresholds. The scores are in ``extras['scores']``.
 * The fully connected layers are separated by ReLUs (the paper does not say).
+* The start at the label priors (the recipe's ``bias_init``, which the paper
+  does not use): the scores start at 2p - 1, the constant that Eq. 2 scores
+  best, not at the log-odds that suit the logit models; those put a rare
+  attribute's score near -3 against targets of -1, and the first few hundred
+  steps go to pulling it back.
 
 On ResNet50 the network and its landmark head hold 88.6M parameters, 355 MB
 in float32: the paper's "model size is about 360M".
@@ -118,6 +123,11 @@ class DMMCNN(TrunkModel):
         """Each branch's last layer and the attributes of its rows (``mgmtn.models.prior``)."""
         return [(branch[-1], torch.tensor([attribute_index(name) for name in names]))
                 for branch, names in ((self.objective_branch, OBJECTIVE), (self.subjective_branch, SUBJECTIVE))]
+
+    @staticmethod
+    def prior_bias(prior: Tensor) -> Tensor:
+        """The start at the label priors: Eq. 2's MSE on +-1 targets is least at 2p - 1, not at the log-odds."""
+        return 2 * prior - 1
 
     def forward(self, x: Tensor) -> ModelOutput:
         """Logits are score - threshold; ``extras`` holds the scores and the 1-level SPP vector."""
