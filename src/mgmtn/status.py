@@ -15,6 +15,8 @@ from mgmtn.paper import COMPARISON, FIG9, MASK_MEAN_F1, TABLE3, TABLE4, table2_o
 
 ABLATIONS = results.RESULTS / REGIMES["scratch"]["ablations"]
 LEARNT_MA = 0.65  # a claim is judged only where every run behind it reaches this mA on its reported split
+# Each regime's glue-name prefixes: its main runs, its ablation studies, its LFWA runs.
+PREFIXES = {"scratch": ("celeba", "", "lfwa"), "pretrained": ("pretrained", "pretrained_", "pretrained_lfwa")}
 
 
 def main_runs(regime: str, model: str = "*") -> str:
@@ -81,25 +83,19 @@ def unet_text(masks: pd.DataFrame, run: str = "cpu-celeba-subset/unet-dlib-selec
 
 def status_lines(claims: pd.DataFrame) -> dict[str, str]:
     """Every line the *Reproduction status* page quotes, keyed by its glue name."""
-    return {
-        **{f"{prefix}_{model}": scores(main_runs(regime, model))
-           for regime, prefix in (("scratch", "celeba"), ("pretrained", "pretrained")) for model in ("global", "mgmtn")},
-        **{f"{prefix}_mgmtn_gain": interval_text(claims, "Table 2", "MGMTN over the baseline (CelebA)", regime)
-           + " points over the baseline at the chosen operating point, 95% interval"
-           for regime, prefix in (("scratch", "celeba"), ("pretrained", "pretrained"))},
-        "lfwa_alignment": alignment_text(),
-        "unet_f1": unet_text(results.mask_scores()),
-        "mask_ranking": study_ranking("mask-scale", "mask_scale", lambda scale: f"{scale:.0%}"),
-        **{key: line for regime, prefix in (("scratch", ""), ("pretrained", "pretrained_"))
-           for key, line in study_lines(claims, regime, prefix).items()},
-        **{key: line for regime, prefix in (("scratch", "lfwa"), ("pretrained", "pretrained_lfwa"))
-           for key, line in lfwa_lines(claims, regime, prefix).items()},
-    }
+    lines = {"lfwa_alignment": alignment_text(), "unet_f1": unet_text(results.mask_scores()),
+             "mask_ranking": study_ranking("mask-scale", "mask_scale", lambda scale: f"{scale:.0%}")}
+    for regime, (main, study, lfwa) in PREFIXES.items():
+        lines |= {f"{main}_{model}": scores(main_runs(regime, model)) for model in ("global", "mgmtn")}
+        lines[f"{main}_mgmtn_gain"] = (interval_text(claims, "Table 2", "MGMTN over the baseline (CelebA)", regime)
+                                       + " points over the baseline at the chosen operating point, 95% interval")
+        lines |= study_lines(claims, regime, study) | lfwa_lines(claims, regime, lfwa)
+    return lines
 
 
 def study_lines(claims: pd.DataFrame, regime: str, prefix: str) -> dict[str, str]:
-    """A regime's ablation studies run in both regimes: Table 3's steps with their intervals and verdicts
-    (``{prefix}ablation_steps``), and Fig. 9's and the comparison methods' rankings."""
+    """A regime's ablation lines: Table 3's steps with their intervals and verdicts (``{prefix}ablation_steps``),
+    and the rankings of Fig. 9 and of the comparison methods."""
     steps = "; ".join(f"{name}: {interval_text(claims, 'Table 3', f'{name} over the row before', regime)}"
                       for name, _, _ in ablations.COMPONENT_STEPS)
     return {f"{prefix}ablation_steps": steps + " (points over the row before at 0.5, 95% interval)",
