@@ -13,7 +13,7 @@ DEVICE ?= cpu
 export MGMTN_HOME ?= $(CURDIR)/build/home
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: book test unit nbval sync lab venv clean results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-pretrained results-ablations-pretrained results-comparison-pretrained results-lfwa-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
+.PHONY: book test unit nbval sync lab venv clean results-boxes results-unet results-cpu results-stage1 results-recipe results-recipe-pretrained results-pretrained results-ablations-pretrained results-comparison-pretrained results-lfwa-pretrained results-ablations results-comparison results-lfwa results-lfwa-schedule results-align
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -50,7 +50,7 @@ clean:
 	rm -rf build book/notebooks notebooks/*.ipynb
 
 # Real-data results committed under results/ (long: run in the background). CELEBA defaults to the
-# subset provided beside the checkout; model weights (*.pt) stay out of git.
+# subset provided beside the checkout; model weights (*.pt) stay out of git, but for the ablations' 2 MB UNet.
 CELEBA ?= ../shared/data/celeba-subset
 RESULTS := results/cpu-celeba-subset
 # The UNet every mask-guided run takes: chosen on the selection split (results/cpu-celeba-subset/README.md).
@@ -68,8 +68,10 @@ test -f $(1)/eval_val.json || { test -f $(1)/train.json || $(BIN)/mgmtn train $(
 	$(BIN)/mgmtn evaluate $(1) --data $(CELEBA) --split val; }
 endef
 
-results-unet: venv
+results-boxes: venv
 	$(BIN)/mgmtn annotate $(CELEBA) --annotator dlib
+
+results-unet: results-boxes
 	test -f $(UNET)/unet.pt || $(BIN)/mgmtn train-unet $(CELEBA) --annotator dlib --profile cpu \
 		--out $(UNET) $(if $(wildcard $(UNET)/last.pt),--resume)
 
@@ -119,7 +121,10 @@ ABLATIONS := results/ablations-celeba-subset
 NOISE_SEEDS := 0 1 2
 CROP := 1.1277533039647578
 STAGE1 := results/crop-celeba-subset/crop-global-seed
-ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(UNET) --stage1 $(STAGE1){seed} \
+# Their UNet is committed with its weights: a UNet trained again on another CPU is another UNet, and the seeds'
+# rows, each with its own stage 1 (weights not committed), are made in different sessions but share one UNet.
+ABLATIONS_UNET := $(ABLATIONS)/unet-dlib-selection
+ABLATE := $(BIN)/mgmtn ablate $(CELEBA) --profile cpu --unet $(ABLATIONS_UNET) --stage1 $(STAGE1){seed} \
 	--resize-ratio $(CROP) --out $(ABLATIONS)
 
 # The stage-1 `global` runs of the ablations: all training images, 6 epochs, the rows' framing.
@@ -128,7 +133,7 @@ results-stage1: venv
 		$(call train_and_score,$(STAGE1)$$seed,global,$$seed,--epochs 6 --resize-ratio $(CROP)) || exit 1; \
 	done
 
-results-ablations: results-unet results-stage1
+results-ablations: results-boxes results-stage1
 	$(ABLATE) --seeds $(SEEDS) --study components --study fusion
 	$(ABLATE) --seeds $(firstword $(SEEDS)) --study mask-scale
 	for run in global-seed0 mgmtn-seed0; do \
@@ -137,7 +142,7 @@ results-ablations: results-unet results-stage1
 	done
 
 # The comparison methods of Table 2 on the same protocol, beside the baseline and MGMTN runs of the ablations.
-results-comparison: results-unet results-stage1
+results-comparison: results-boxes results-stage1
 	$(ABLATE) --seeds $(firstword $(SEEDS)) --study comparison
 
 # LFWA: page 11 in the cpu profile on the LFWA subset. The fine-tuned runs start from CelebA-subset runs of the

@@ -171,7 +171,7 @@ else:
 # otherwise it comes from this page's data and UNet.
 
 # %% tags=["hide-input"]
-real_unet = results.RESULTS / "cpu-celeba-subset" / "unet-dlib-selection"
+real_unet = results.RESULTS / "ablations-celeba-subset" / "unet-dlib-selection"  # committed with its weights
 celeba = shared_data("celeba-subset")
 on_real = celeba is not None and (real_unet / "unet.pt").exists()
 front = read_index(celeba if on_real else data, split="val", limit=1)

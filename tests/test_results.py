@@ -1,5 +1,6 @@
 """Readers of the committed results: per-attribute tables and the alignment measurement."""
 
+import hashlib
 import json
 
 import pandas as pd
@@ -103,3 +104,19 @@ def test_a_schedule_row_takes_the_selection_scores_of_the_epoch_best_pt_holds(tm
     row = results.schedules(frame, root=tmp_path).loc["r"]
     assert row["best epoch"] == 2 and row["select mA"] == 74.0  # a tie keeps the earlier epoch, as training does
     assert row["lr"] == 0.002 and row["val mA chosen"] == 78.0
+
+
+
+
+def test_every_run_guided_by_a_committed_unet_records_that_unets_weights():
+    """A committed UNet is the one its runs were guided by: swapping its weights fails here, not in a reader."""
+    committed = {str(path.relative_to(results.RESULTS)): hashlib.sha256(path.read_bytes()).hexdigest()
+                 for path in results.RESULTS.glob("*/*/unet.pt")}
+    checked = 0
+    for config in results.RESULTS.glob("*/*/config.json"):
+        unet = json.loads(config.read_text()).get("unet") or {}
+        weights = unet.get("run", "").split("/results/")[-1]
+        if unet.get("sha256") and weights in committed:
+            assert unet["sha256"] == committed[weights], f"{config}: guided by other weights than {weights}"
+            checked += 1
+    assert checked or not committed, "no committed run records the committed UNet"
