@@ -1,12 +1,12 @@
 """Readers of the committed results: per-attribute tables and the alignment measurement."""
 
-import hashlib
 import json
 
 import pandas as pd
 import pytest
 
 from mgmtn import results
+from mgmtn.train_unet import unet_record
 
 
 def test_alignment_records_become_one_row_per_mode_and_a_majority_row(tmp_path):
@@ -106,11 +106,9 @@ def test_a_schedule_row_takes_the_selection_scores_of_the_epoch_best_pt_holds(tm
     assert row["lr"] == 0.002 and row["val mA chosen"] == 78.0
 
 
-
-
 def test_every_run_guided_by_a_committed_unet_records_that_unets_weights():
     """A committed UNet is the one its runs were guided by: swapping its weights fails here, not in a reader."""
-    committed = {str(path.relative_to(results.RESULTS)): hashlib.sha256(path.read_bytes()).hexdigest()
+    committed = {str(path.relative_to(results.RESULTS)): unet_record(path)["sha256"]
                  for path in results.RESULTS.glob("*/*/unet.pt")}
     checked = 0
     for config in results.RESULTS.glob("*/*/config.json"):
