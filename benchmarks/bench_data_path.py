@@ -66,7 +66,8 @@ def step_rate(name: str, cfg, feeds: dict, steps: int, repeats: int, bf16: bool,
               channels_last: bool) -> dict[str, float]:
     """Images/s of training steps of model ``name`` for each feed (a callable giving the next batch)."""
     torch.manual_seed(0)
-    model = build_model(name, backbone=cfg.backbone, unet=UNet(**_unet_shape())).train()
+    model = build_model(name, backbone=cfg.backbone, unet=UNet(**_unet_shape()), global_pool=cfg.global_pool,
+                        hidden=cfg.head_hidden).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     loss_fn = build_loss("bce")

@@ -70,11 +70,11 @@ paper = pd.concat([TABLE3, TABLE4.loc[[1.0]].set_axis(["aml-gr4"])])  # aml-gr4:
 # trained on 18,000 images of `../shared/data/celeba-subset` for 6 epochs by
 # `make results-stage1`, `results/crop-celeba-subset/crop-global-seed*`),
 # then trains for 6 epochs on the first 3,000 training images, every row with
-# two seeds, the baseline and MGMTN with three. The mask-guided rows of seeds 1
-# and 2 are guided by the UNet committed with its weights,
+# two seeds, the baseline and MGMTN with three. Every mask-guided row is
+# guided by the UNet committed with its weights,
 # `results/ablations-celeba-subset/unet-dlib-selection` (its epoch chosen on
-# the selection split); seed 0's rows still by one whose epoch was chosen on
-# val, until they are made again (that folder's README). The stage 1 and every row
+# the selection split; that folder's README compares the rows with their
+# first runs, guided by a UNet chosen on val). The stage 1 and every row
 # frame the face as the paper does, resized and then cropped (112 px crops of
 # 126 px faces, 256 -> 227 in the paper). The main runs of
 # {doc}`04_mgmtn_training` have since moved to the whole frame, which lifts

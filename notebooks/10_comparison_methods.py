@@ -110,7 +110,7 @@ ablations.present("comparison", results.RESULTS / committed, shared_data("celeba
 #
 # DMM-CNN and MGG-Net learn (far above the majority class) but stay below
 # the baseline's mA on this budget. Their selection-split mA levels off from
-# epoch 4 (each run's `metrics.csv`) while the baseline's still rises: both
+# epoch 4 or 5 (each run's `metrics.csv`) while the baseline's still rises: both
 # add large new heads (DMM-CNN's fully connected stacks on max-pooled
 # pyramids, MGG-Net's graph layers and classifiers on F3 and F4) that get the
 # same 282 steps as the baseline's one linear layer. This is a finding about
