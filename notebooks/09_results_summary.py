@@ -92,6 +92,11 @@ readable(claims.regime_table(gains)) if not gains.empty else print("no gain meas
 #
 # Accuracy and class-balanced mA in % at threshold 0.5, one table per
 # results folder and one row per scored run; minutes are training wall time.
+# "UNet chosen on" is the split the mask UNet of a mask-guided run chose its
+# epoch on (`mgmtn.results.unet_chosen_on`). Every run a claim above reads
+# says "selection" (`tests/test_results.py` checks it); the few that say
+# "val" are records of earlier recipe studies, guided by a UNet trained before
+# that rule, and kept beside the READMEs that cite them.
 
 # %% tags=["hide-input"]
 runs = results.evaluations("**/eval_*.json")
@@ -100,7 +105,7 @@ runs["train_minutes"] = [None if m is None else round(m / 60, 1)
 runs[["accuracy", "mA"]] *= 100
 print(f"{len(runs)} evaluations in results/")
 columns = {"split": "split", "train_images": "train images", "epochs": "epochs", "accuracy": "acc", "mA": "mA",
-           "train_minutes": "minutes"}
+           "train_minutes": "minutes", "unet_chosen_on": "UNet chosen on"}
 folder = runs["run"].str.split("/").str[0]
 for name, group in runs.groupby(folder, sort=False):
     table = group.set_index(group["run"].str.removeprefix(f"{name}/"))[list(columns)].rename(columns=columns)

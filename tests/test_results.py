@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from mgmtn import results
+from mgmtn import claims, results
 from mgmtn.train_unet import unet_record
 
 
@@ -118,3 +118,29 @@ def test_every_run_guided_by_a_committed_unet_records_that_unets_weights():
             assert unet["sha256"] == committed[weights], f"{config}: guided by other weights than {weights}"
             checked += 1
     assert checked or not committed, "no committed run records the committed UNet"
+
+
+def test_unet_chosen_on_reads_the_unets_own_record(tmp_path):
+    """A UNet that records the epoch the selection split chose was chosen there; one without that record on val."""
+    for name, record in (("new", {"chosen_epoch": 2, "mean_f1": 0.9}), ("old", {"mean_f1": 0.9})):
+        (tmp_path / "study" / name).mkdir(parents=True)
+        (tmp_path / "study" / name / "mask_f1.json").write_text(json.dumps(record))
+
+    def chosen(weights):
+        return results.unet_chosen_on({"unet": {"run": weights}}, root=tmp_path)
+
+    assert chosen("/anywhere/results/study/new/unet.pt") == "selection"
+    assert chosen("/elsewhere/results/study/old/unet.pt") == "val"
+    assert chosen("/anywhere/results/study/gone/unet.pt") is None
+    assert results.unet_chosen_on({"unet": None}, root=tmp_path) is None
+
+
+def test_every_run_a_claim_reads_is_guided_by_a_unet_chosen_on_selection():
+    """No verdict of the book rests on masks whose UNet chose its epoch on the split the verdict is read on."""
+    checked = 0
+    for comparison in (c for regime in claims.REGIMES for c in claims.comparisons(regime)):
+        for pattern in (comparison.model, comparison.baseline):
+            for path in (results.RESULTS / comparison.folder).glob(f"{pattern}/config.json"):
+                assert results.unet_chosen_on(json.loads(path.read_text())) in (None, "selection"), path
+                checked += 1
+    assert checked

@@ -36,8 +36,25 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
                      "images": result["images"], "accuracy": result["accuracy"], "mA": result["mA"],
                      "tuned_accuracy": chosen.get("accuracy"), "tuned_mA": chosen.get("mA"), "rule": chosen.get("rule"),
                      "midpoint_accuracy": midpoint.get("accuracy"), "midpoint_mA": midpoint.get("mA"),
+                     "unet_chosen_on": unet_chosen_on(config, root),
                      "code_version": result["code_version"], "hardware": result["hardware"]["platform"]})
     return pd.DataFrame(rows)
+
+
+def unet_chosen_on(config: dict, root: Path = RESULTS) -> str | None:
+    """The split the mask UNet guiding a run chose its epoch on: ``selection`` or ``val``; None for a run
+    without masks or whose UNet is not under ``root``.
+
+    ``train-unet`` records the epoch the selection split chose (``chosen_epoch``); the UNets trained before
+    that rule chose theirs on val and record none.
+    """
+    weights = (config.get("unet") or {}).get("run")
+    if not weights:
+        return None
+    record = root / Path(weights.split("/results/")[-1]).parent / "mask_f1.json"
+    if not record.exists():
+        return None
+    return "selection" if "chosen_epoch" in json.loads(record.read_text()) else "val"
 
 
 # How ``operating_points`` groups the scores of an evaluation: (operating point, measure).
