@@ -108,14 +108,14 @@ def test_a_schedule_row_takes_the_selection_scores_of_the_epoch_best_pt_holds(tm
 
 def test_every_run_guided_by_a_committed_unet_records_that_unets_weights():
     """A committed UNet is the one its runs were guided by: swapping its weights fails here, not in a reader."""
-    committed = {str(path.relative_to(results.RESULTS)): unet_record(path)["sha256"]
+    committed = {str(path.parent.relative_to(results.RESULTS)): unet_record(path)["sha256"]
                  for path in results.RESULTS.glob("*/*/unet.pt")}
     checked = 0
     for config in results.RESULTS.glob("*/*/config.json"):
-        unet = json.loads(config.read_text()).get("unet") or {}
-        weights = unet.get("run", "").split("/results/")[-1]
-        if unet.get("sha256") and weights in committed:
-            assert unet["sha256"] == committed[weights], f"{config}: guided by other weights than {weights}"
+        record = json.loads(config.read_text())
+        folder = results.unet_folder(record)
+        if folder in committed and record["unet"].get("sha256"):
+            assert record["unet"]["sha256"] == committed[folder], f"{config}: guided by other weights than {folder}"
             checked += 1
     assert checked or not committed, "no committed run records the committed UNet"
 

@@ -41,6 +41,13 @@ def evaluations(pattern: str = "*/*/eval_val.json", root: Path = RESULTS) -> pd.
     return pd.DataFrame(rows)
 
 
+def unet_folder(config: dict) -> str | None:
+    """The folder under ``results/`` of the UNet that guided a run, from the path its weights were recorded at
+    (absolute, in whichever checkout trained the run); None for a run without masks."""
+    weights = (config.get("unet") or {}).get("run")
+    return str(Path(weights.split("/results/")[-1]).parent) if weights else None
+
+
 def unet_chosen_on(config: dict, root: Path = RESULTS) -> str | None:
     """The split the mask UNet guiding a run chose its epoch on: ``selection`` or ``val``; None for a run
     without masks or whose UNet is not under ``root``.
@@ -48,11 +55,9 @@ def unet_chosen_on(config: dict, root: Path = RESULTS) -> str | None:
     ``train-unet`` records the epoch the selection split chose (``chosen_epoch``); the UNets trained before
     that rule chose theirs on val and record none.
     """
-    weights = (config.get("unet") or {}).get("run")
-    if not weights:
-        return None
-    record = root / Path(weights.split("/results/")[-1]).parent / "mask_f1.json"
-    if not record.exists():
+    folder = unet_folder(config)
+    record = root / folder / "mask_f1.json" if folder else None
+    if record is None or not record.exists():
         return None
     return "selection" if "chosen_epoch" in json.loads(record.read_text()) else "val"
 
