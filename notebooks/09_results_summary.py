@@ -94,9 +94,10 @@ readable(claims.regime_table(gains)) if not gains.empty else print("no gain meas
 # results folder and one row per scored run; minutes are training wall time.
 # "UNet chosen on" is the split the mask UNet of a mask-guided run chose its
 # epoch on (`mgmtn.results.unet_chosen_on`). Every run a claim above reads
-# says "selection" (`tests/test_results.py` checks it); the few that say
-# "val" are records of earlier recipe studies, guided by a UNet trained before
-# that rule, and kept beside the READMEs that cite them.
+# says "selection" (`tests/test_results.py` checks it). The one that says
+# "val", an early LFWA fine-tuning schedule, is guided by a UNet trained before
+# that rule on CelebA and scored on LFWA people, never on the CelebA val its
+# UNet chose on (a test checks that of every committed score).
 
 # %% tags=["hide-input"]
 runs = results.evaluations("**/eval_*.json")

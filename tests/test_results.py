@@ -1,6 +1,7 @@
 """Readers of the committed results: per-attribute tables and the alignment measurement."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -144,3 +145,18 @@ def test_every_run_a_claim_reads_is_guided_by_a_unet_chosen_on_selection():
                 assert results.unet_chosen_on(json.loads(path.read_text())) in (None, "selection"), path
                 checked += 1
     assert checked
+
+
+def test_no_committed_score_is_read_on_the_split_its_unet_chose_its_epoch_on():
+    """A UNet chosen on val (trained before the selection rule) may guide a run scored elsewhere, never one
+    scored on the val of the data it was chosen on."""
+    checked = 0
+    for path in results.RESULTS.glob("**/eval_*.json"):
+        record = json.loads(path.read_text())
+        if results.unet_chosen_on(record["config"]) != "val":
+            continue
+        unet = json.loads((results.RESULTS / results.unet_folder(record["config"]) / "mask_f1.json").read_text())
+        scored_on = (Path(record["data"]["root"]).name, record["split"])
+        assert scored_on != (Path(unet["data"]["root"]).name, unet["split"]), f"{path}: its UNet chose on {scored_on}"
+        checked += 1
+    assert checked  # the LFWA record of an early schedule: a CelebA-val UNet, scored on LFWA people
